@@ -1,3 +1,110 @@
-"""CLI commands: analysis (filled in by its issue)."""
+"""CLI: `orchbench analyze`, `orchbench report`, `orchbench reproduce` (parse, call, render)."""
 
-from orchbench.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
+
+ResultsOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--results", help="Paper-format JSONL file or directory (repeat, or list files after it)."),
+]
+MoreResults = Annotated[Optional[list[Path]], typer.Argument(help="More results files (after --results).",
+                                                            show_default=False)]
+RateCardOption = Annotated[
+    Optional[str],
+    typer.Option("--rate-card", help="Re-price from usage: 'current', 'paper-2026-06' or a TOML file. "
+                                     "Without it the recorded costs stand."),
+]
+BaselineOption = Annotated[Optional[str], typer.Option("--baseline", help="Arm token ratios are taken against "
+                                                                          "(default: first arm in sort order).")]
+
+
+def _load(db: Path | None, results: list[Path] | None, more: list[Path] | None, rate_card: str | None):
+    from orchbench.analysis.sources import load_trials
+    from orchbench.errors import UserError
+
+    files = [*(results or []), *(more or [])]
+    if more and not results:
+        raise UserError(f"unexpected argument {more[0]}; use --results {more[0]} to analyse files")
+    if files and db is not None:
+        raise UserError("give either --db or --results, not both")
+    return load_trials(db=None if files else (db or DEFAULT_DB), results=files, with_calls=rate_card is not None)
+
+
+def _print_json(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+
+
+@app.command()
+def analyze(
+    db: DbOption = None,  # type: ignore[assignment]
+    results: ResultsOption = None,
+    more: MoreResults = None,
+    rate_card: RateCardOption = None,
+    baseline: BaselineOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the cells as CSV on stdout.")] = False,
+) -> None:
+    """Cells, pairwise tests and Pareto fronts of a store or of paper-format results."""
+    from orchbench.analysis import analyze as run_analysis
+    from orchbench.analysis.tables import cells_csv, cells_table, pairwise_table, print_tables, tokens_table
+
+    a = run_analysis(_load(db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
+    if as_json:
+        _print_json(a.to_dict())
+    elif as_csv:
+        sys.stdout.write(cells_csv(a))
+    else:
+        print_tables(console, cells_table(a), pairwise_table(a), tokens_table(a))
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Directory for index.html, analysis.json, figures/.")],
+    db: DbOption = None,  # type: ignore[assignment]
+    results: ResultsOption = None,
+    more: MoreResults = None,
+    rate_card: RateCardOption = None,
+    baseline: BaselineOption = None,
+) -> None:
+    """Write one self-contained HTML report (tables + figures) that opens offline."""
+    from orchbench.analysis import analyze as run_analysis
+    from orchbench.analysis.report import write_report
+
+    a = run_analysis(_load(db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
+    index = write_report(a, out)
+    console.print(f"report: {index}")
+
+
+@app.command()
+def reproduce(
+    out: Annotated[Path, typer.Option("--out", help="Report directory.")] = Path("orchbench-report"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    rate_card: Annotated[str, typer.Option("--rate-card", help="Card to re-price the paper's trials with.")]
+    = "current",
+) -> None:
+    """Reproduce the paper's section 4 from its shipped data (no API key, no network), then re-price it."""
+    from orchbench.analysis.compare import describe
+    from orchbench.analysis.reproduce import PAPER, reproduce as run_reproduce
+    from orchbench.analysis.tables import cells_table, pairwise_table, print_tables, tokens_table
+
+    r = run_reproduce(out=out, rate_card=rate_card)
+    if as_json:
+        _print_json(r.to_dict())
+        return
+    console.print(f"[bold]Reproducing[/bold] {PAPER}", highlight=False)
+    print_tables(console, cells_table(r.paper), pairwise_table(r.paper), tokens_table(r.paper))
+    console.print(f"\n[bold]Re-priced with {r.repriced.rate_card}[/bold] (costs recomputed from recorded usage)")
+    print_tables(console, cells_table(r.repriced))
+    lines = describe(r.changes)
+    console.print("[bold]What changes:[/bold]" if lines else "No ordering, sign or Pareto changes.")
+    for line in lines:
+        console.print(f"  - {line}", highlight=False)
+    console.print(f"\nreport: {r.report}")

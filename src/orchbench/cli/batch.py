@@ -1,3 +1,116 @@
-"""CLI commands: batch (filled in by its issue)."""
+"""CLI: `orchbench batch` (run an experiment to its targets) and `orchbench status` (per-cell coverage)."""
 
-from orchbench.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
+from orchbench.errors import UserError
+from orchbench.runner.schedule import CellKey, CellState, Policy, totals
+
+
+def cells_table(title: str, policy: Policy, states: dict[CellKey, CellState], note: str | None = None) -> Table:
+    table = Table(title=title, caption=note, title_justify="left")
+    for col in ("arm", "task", "successes", "attempts", "infra errors", "interrupted", "running",
+                "next attempt", "cost $", "state"):
+        table.add_column(col, justify="left" if col in ("arm", "task", "state") else "right")
+    for st in states.values():
+        table.add_row(
+            st.arm, st.task, f"{st.successes}/{policy.target_successes}", f"{st.attempts}/{policy.max_attempts}",
+            str(st.infra_errors), str(st.interrupted), str(st.running), str(st.next_attempt),
+            f"{st.cost:.4f}", st.status(policy),
+        )
+    tot = totals(states)
+    budget = f" / {policy.max_usd:.2f}" if policy.max_usd is not None else ""
+    table.add_section()
+    table.add_row(
+        "all", f"{len(states)} cells", str(int(tot["successes"])), str(int(tot["attempts"])),
+        str(int(tot["infra_errors"])), str(int(tot["interrupted"])), str(int(tot["running"])), "",
+        f"{tot['cost']:.4f}{budget}", f"{sum(s.status(policy) in ('done', 'capped') for s in states.values())} closed",
+    )
+    return table
+
+
+@app.command()
+def batch(
+    experiment: Annotated[Optional[Path], typer.Argument(help="Experiment TOML file.")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="A built-in experiment: paper.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Trials at once.")] = None,
+    max_usd: Annotated[Optional[float], typer.Option("--max-usd", help="Stop scheduling past this spend.")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="local (process pool) or ray.")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray head HOST:PORT.")] = None,
+    unsafe_no_sandbox: Annotated[
+        bool, typer.Option("--unsafe-no-sandbox", help="Run agent commands without bubblewrap.")
+    ] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Run an experiment: every arm on every task until each cell has its target successes."""
+    from orchbench.runner.batch import Snapshot, make_backend, run_batch
+    from orchbench.runner.experiment import load_experiment
+
+    if backend not in ("local", "ray"):
+        raise UserError(f"--backend {backend!r}: expected local or ray")
+    if max_usd is not None and max_usd < 0:
+        raise UserError(f"--max-usd {max_usd}: a budget must be >= 0 dollars")
+    if backend == "ray":
+        from orchbench.runner.ray_backend import check_reachable
+
+        check_reachable(address)  # before loading anything: a wrong address is the likeliest mistake
+    overrides = {"workers": workers, "max_usd": max_usd, "unsafe_no_sandbox": unsafe_no_sandbox or None}
+    exp = load_experiment(experiment, preset_name=preset, **overrides)
+    n = exp.spec.workers
+    be = make_backend(backend, n, address)
+
+    live = Live(console=console, auto_refresh=False, transient=False) if console.is_terminal else None
+
+    def show(snap: Snapshot) -> None:
+        note = {"budget": "budget reached: no new trials", "interrupt": "stopping: waiting for running trials "
+                "(Ctrl-C again to abandon them)"}.get(snap.stopping or "")
+        if live is not None:
+            live.update(cells_table(f"experiment {snap.experiment} ({be.name}, {n} workers)", snap.policy,
+                                    snap.states, note), refresh=True)
+            for e in snap.events:
+                live.console.print(e, highlight=False)
+        else:
+            for e in snap.events:
+                console.print(e, highlight=False, markup=False)
+
+    if live is not None:
+        live.start()
+    try:
+        report = run_batch(exp, db, backend=be, workers=n, on_update=show)
+    finally:
+        if live is not None:
+            live.stop()
+    if live is None:
+        console.print(cells_table(f"experiment {exp.id}", report.policy, report.states))
+    if report.recovered:
+        console.print(f"re-ran {len(report.recovered)} trial(s) interrupted by an earlier batch", highlight=False)
+    console.print(f"started {report.started} trial(s); stopped: {report.stopped_by}", highlight=False)
+    if report.stopped_by == "interrupt":
+        raise typer.Exit(130)
+
+
+@app.command()
+def status(
+    db: DbOption = DEFAULT_DB,
+    experiment: Annotated[Optional[str], typer.Option("--experiment", "-e", help="Only this experiment id.")] = None,
+) -> None:
+    """Per-cell coverage of the experiments in the store: successes, attempts, infra errors, next attempt."""
+    if not db.exists():
+        raise UserError(f"{db}: no such store; run `orchbench batch` first or pass --db PATH")
+    from orchbench.runner.status import coverage
+    from orchbench.store import Store
+
+    with Store(db, readonly=True) as store:
+        views = coverage(store, experiment)
+    if not views:
+        where = f"experiment {experiment!r}" if experiment else "any experiment"
+        raise UserError(f"{db}: no trials for {where}; see `orchbench status --db {db}` for what is there")
+    for view in views:
+        console.print(cells_table(f"experiment {view.experiment}", view.policy, view.states))

@@ -1,0 +1,168 @@
+"""Analysing N paper-format trials vs merely parsing their JSON lines (the baseline), same run.
+
+Target: full analysis (read + validate + cells + bootstrap + pairwise + Pareto) <= 3x the time of
+`json.loads` on every line, < 5 s for 100,000 trials, peak memory < 500 MB.
+
+    python benchmarks/bench_analyze.py [--trials 100000] [--repeat 3] [--out benchmarks/results/bench_analyze.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from orchbench.analysis import analyze
+from orchbench.analysis.paperscan import read_paper_columns
+
+ARMS = {  # arm -> (orchestrator model, executor model or None, success probability, $ per 1k tokens)
+    "A": ("claude-opus-4-7", None, 0.9, 0.004),
+    "B": ("claude-opus-4-7", "qwen-local", 0.8, 0.004),
+    "C": ("claude-opus-4-7", "claude-haiku-4-5-20251001", 0.95, 0.003),
+    "D": ("claude-haiku-4-5-20251001", None, 0.75, 0.0002),
+}
+TASKS = ("T1", "T2", "T3")
+
+
+def usage(rng: np.random.Generator, scale: float) -> dict[str, int]:
+    return {
+        "input_tokens": int(rng.integers(500, 5000)),
+        "output_tokens": int(rng.integers(200, 6000)),
+        "cache_creation_input_tokens": int(rng.integers(1000, 30000)),
+        "cache_read_input_tokens": int(rng.lognormal(12, 0.8) * scale),
+    }
+
+
+def generate(n: int, out_dir: Path, seed: int = 7) -> list[Path]:
+    """n paper-format lines, spread over one file per arm, ~1% infra errors, ~10% failures."""
+    rng = np.random.default_rng(seed)
+    files = {arm: (out_dir / f"{arm}.jsonl").open("w") for arm in ARMS}
+    for i in range(n):
+        arm = list(ARMS)[i % len(ARMS)]
+        task = TASKS[(i // len(ARMS)) % len(TASKS)]
+        orch, execu, p_success, per_k = ARMS[arm]
+        if rng.random() < 0.01:
+            row = {"arm": arm, "task": task, "trial": i, "success": False, "blocked": False, "wall_sec": 0.5,
+                   "iterations": 0, "usage_by_role": {}, "cost_usd_by_role": {}, "total_cost_usd": 0.0,
+                   "verify_final": {}, "error": "BadRequestError: credit balance too low"}
+        else:
+            u = {orch: usage(rng, 1.0)}
+            if execu:
+                u[execu] = usage(rng, 0.5)
+            costs = {m: round(sum(v.values()) / 1000 * (per_k if m == orch else 0.0005), 6) for m, v in u.items()}
+            ok = bool(rng.random() < p_success)
+            row = {"arm": arm, "task": task, "trial": i, "success": ok, "blocked": False,
+                   "wall_sec": round(float(rng.lognormal(5.5, 0.5)), 2), "iterations": int(rng.integers(3, 90)),
+                   "usage_by_role": u, "cost_usd_by_role": costs, "total_cost_usd": round(sum(costs.values()), 6),
+                   "verify_final": {"exit_code": 0 if ok else 1, "summary": "exit_code=0, mypy errors=0"},
+                   "error": None}
+        files[arm].write(json.dumps(row) + "\n")
+    for f in files.values():
+        f.close()
+    return sorted(out_dir.glob("*.jsonl"))
+
+
+def baseline(paths: list[Path]) -> int:
+    """Merely parse every line."""
+    n = 0
+    for p in paths:
+        with p.open("rb") as f:
+            for line in f:
+                json.loads(line)
+                n += 1
+    return n
+
+
+def full(paths: list[Path]):
+    return analyze(read_paper_columns(paths))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the current address space; ru_maxrss would also
+    carry the RSS of the (large) parent this child was forked from."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--child", nargs="+", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        full(args.child)
+        print(peak_rss_mb())
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = generate(args.trials, Path(tmp))
+        size_mb = sum(p.stat().st_size for p in paths) / 1e6
+        full(paths)  # warm imports and caches for both sides alike
+        baseline(paths)
+        t_base = best_of(lambda: baseline(paths), args.repeat)
+        t_full = best_of(lambda: full(paths), args.repeat)
+        a = full(paths)
+        tracemalloc.start()
+        full(paths)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        # Max RSS of a fresh process that only imports orchbench and analyses the files once.
+        child = subprocess.run([sys.executable, __file__, "--child", *map(str, paths)],
+                               capture_output=True, text=True, check=True)
+        maxrss_mb = float(child.stdout.strip())
+    ratio = t_full / t_base
+    lines = [
+        f"trials: {args.trials:,} paper-format lines ({size_mb:.0f} MB, {len(a.cells)} cells, "
+        f"{a.n_trials:,} counted, {a.n_infra_error:,} infra errors)",
+        f"baseline json.loads of every line: {t_base:.3f} s (best of {args.repeat})",
+        f"full analysis from the files:      {t_full:.3f} s (best of {args.repeat})",
+        f"ratio: {ratio:.2f}x (target <= 3x); absolute: {'OK' if t_full < 5 else 'OVER'} (target < 5 s)",
+        f"peak memory of one analysis: {peak / 1e6:.0f} MB traced (tracemalloc); {maxrss_mb:.0f} MB max RSS "
+        f"of a fresh process doing only the analysis, imports included (target < 500 MB)",
+    ]
+    print("\n".join(lines))
+    if args.out:
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            "# bench_analyze: analysing paper-format trials vs parsing their JSON\n\n"
+            "What: `analyze(read_paper_columns(files))` — read, validate, cells (medians, seeded bootstrap CI),\n"
+            "pairwise Mann-Whitney U + Cliff's delta, Pareto — on generated paper-format JSONL (seeded).\n"
+            "Baseline, same run: `json.loads` of every line of the same files.\n\n"
+            + "".join(f"- {x}\n" for x in lines)
+            + f"\nMachine: {machine}; {when}.\n"
+            "Command: `python benchmarks/bench_analyze.py --out benchmarks/results/bench_analyze.md`\n"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Paper-format JSONL straight into `TrialColumns`, without one pydantic record per line.
+
+Follows the rules written down in `orchbench.paperformat` (the record reader, which tests compare
+this against, line for line): the first model of usage_by_role is the orchestrator (or the solo
+model), the second the executor; a line with 0 iterations and no success is an infra error; a bad
+line is a UserError naming FILE:LINE and what is wrong, diagnosed by `paperformat.diagnose_line`.
+Building one pydantic Trial per line costs several times the JSON parsing itself, which the
+100,000-trial benchmark cannot afford; these columns are all the analysis needs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchbench.analysis.columns import TrialColumns, build_columns, status_code
+from orchbench.errors import UserError
+from orchbench.paperformat import diagnose_line, expand_paths
+
+_NUM = (int, float)
+_SUCCESS, _FAILURE = status_code("success"), status_code("failure")
+_BLOCKED, _INFRA = status_code("blocked"), status_code("infra_error")
+_ZERO = (0, 0, 0, 0)
+
+
+def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
+    rows: list[tuple[str, str, int, float, float, float]] = []
+    usage: dict[str, list[tuple[int, ...]]] = {"orchestrator": [], "executor": []}
+    role_cost: dict[str, list[float]] = {"orchestrator": [], "executor": []}
+    models: dict[str, list[str | None]] = {"orchestrator": [], "executor": []}
+    ou, eu = usage["orchestrator"].append, usage["executor"].append
+    oc, ec = role_cost["orchestrator"].append, role_cost["executor"].append
+    om, em = models["orchestrator"].append, models["executor"].append
+    add = rows.append
+    loads = json.loads
+    for path in expand_paths(paths):
+        try:
+            f = path.open("rb")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read ({exc.strerror}); check the path and permissions") from None
+        with f:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    d = loads(raw)
+                    success = d["success"]
+                    iterations = d["iterations"]
+                    wall = d["wall_sec"]
+                    arm, task = d["arm"], d["task"]
+                    ubr = d.get("usage_by_role") or {}
+                    cbr = d.get("cost_usd_by_role") or {}
+                    blocked = d.get("blocked", False)
+                    attempt = d.get("trial", 0)
+                    error = d.get("error")
+                    vf = d.get("verify_final") or {}
+                    if (success.__class__ is not bool or iterations.__class__ is not int or iterations < 0
+                            or wall.__class__ not in _NUM or wall < 0 or len(ubr) > 2
+                            or arm.__class__ is not str or task.__class__ is not str or not arm or not task
+                            or blocked.__class__ is not bool or attempt.__class__ is not int or attempt < 0
+                            or cbr.__class__ is not dict or (error is not None and error.__class__ is not str)
+                            or vf.__class__ is not dict or (vf.get("summary") or "").__class__ is not str
+                            or (vf.get("exit_code") is not None and vf["exit_code"].__class__ is not int)):
+                        raise ValueError
+                    for model in cbr:
+                        if model not in ubr:
+                            raise ValueError
+                    if success:
+                        st = _SUCCESS
+                    elif iterations == 0:
+                        st = _INFRA
+                    elif blocked:
+                        st = _BLOCKED
+                    else:
+                        st = _FAILURE
+                    names = list(ubr)
+                    total = d.get("total_cost_usd")
+                    if names:
+                        m0 = names[0]
+                        u = ubr[m0]
+                        u0 = (u["input_tokens"], u["output_tokens"], u.get("cache_creation_input_tokens", 0),
+                              u.get("cache_read_input_tokens", 0))
+                        c0 = cbr.get(m0, 0.0)
+                        if min(u0) < 0 or c0.__class__ not in _NUM or c0 < 0:
+                            raise ValueError
+                    else:
+                        m0, u0, c0 = None, _ZERO, 0.0
+                    if len(names) == 2:
+                        m1 = names[1]
+                        u = ubr[m1]
+                        u1 = (u["input_tokens"], u["output_tokens"], u.get("cache_creation_input_tokens", 0),
+                              u.get("cache_read_input_tokens", 0))
+                        c1 = cbr.get(m1, 0.0)
+                        if min(u1) < 0 or c1.__class__ not in _NUM or c1 < 0:
+                            raise ValueError
+                    else:
+                        m1, u1, c1 = None, _ZERO, 0.0
+                    if total is None:
+                        total = c0 + c1
+                    elif total.__class__ not in _NUM or total < 0:
+                        raise ValueError
+                    # float() also rejects strings / lists hiding in numeric fields
+                    row = (arm, task, st, float(wall), float(iterations), float(total))
+                    c0, c1 = float(c0), float(c1)
+                    if not (u0.__class__ is tuple and all(x.__class__ is int for x in u0 + u1)):
+                        raise ValueError
+                except Exception:
+                    raise UserError(f"{path}:{lineno}: {diagnose_line(raw)}") from None
+                add(row)
+                ou(u0)
+                eu(u1)
+                oc(c0)
+                ec(c1)
+                om(m0)
+                em(m1)
+    return build_columns(rows, usage, role_cost, models)

@@ -1,0 +1,280 @@
+"""The paper's per-trial JSONL format: read it into records, write records back to it.
+
+One JSON object per line (see data/NOTICE.md): arm, task, trial, success, blocked, wall_sec,
+iterations, usage_by_role (model -> input_tokens / output_tokens / cache_creation_input_tokens /
+cache_read_input_tokens), cost_usd_by_role, total_cost_usd, verify_final, error.
+
+Rules (shared with `orchbench.analysis.paperscan`, which reads the same lines into numpy columns;
+change both together):
+- required keys: arm, task (non-empty strings), success (bool), wall_sec (number >= 0),
+  iterations (int >= 0); everything else is optional.
+- the first model of usage_by_role is the orchestrator (or the solo model), the second the executor;
+  more than two is an error. input_tokens and output_tokens are required per model, the cache
+  counts default to 0.
+- status: success -> "success"; else 0 iterations -> "infra_error" (an API failure, kept with its
+  error text but never counted); else blocked -> "blocked"; else "failure".
+- costs are the recorded ones (per role when cost_usd_by_role has the model, total_cost_usd for the
+  total, or the sum of the role costs when it is missing). Re-pricing is the rate card's job.
+- ids are deterministic: `<file stem>-<line>-<8 hex of the line's hash>`, so re-importing a file
+  gives the same ids (the store upserts) while another file with the same name does not collide.
+
+The hot loop only checks what a correct line needs; a line that trips it is re-examined by
+`diagnose_line` to say exactly what is wrong, as "FILE:LINE: what is wrong (how to fix)".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from orchbench.errors import UserError
+from orchbench.records import CommandResult, Trial, Usage, Verdict
+
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+REQUIRED_KEYS = ("arm", "task", "success", "wall_sec", "iterations")
+_ROLES = ("orchestrator", "executor")
+_NUM = (int, float)
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Files as given; directories expanded to their *.jsonl, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.jsonl"))
+            if not found:
+                raise UserError(f"{p}: directory has no *.jsonl files; pass paper-format JSONL results")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UserError(f"{p}: no such file or directory; pass paper-format JSONL files or a directory")
+    if not out:
+        raise UserError("no files given; pass paper-format JSONL files or a directory of them")
+    return out
+
+
+def _usage(u: dict[str, Any]) -> Usage:
+    vals = (u["input_tokens"], u["output_tokens"], u.get("cache_creation_input_tokens", 0),
+            u.get("cache_read_input_tokens", 0))
+    for v in vals:
+        if v.__class__ is not int or v < 0:
+            raise ValueError
+    return Usage.model_construct(input=vals[0], output=vals[1], cache_write=vals[2], cache_read=vals[3])
+
+
+def _trial(d: dict[str, Any], tid: str, source: str) -> Trial:
+    """One validated line -> Trial; ValueError/KeyError/TypeError/AttributeError on anything wrong."""
+    arm, task, success, wall, iterations = d["arm"], d["task"], d["success"], d["wall_sec"], d["iterations"]
+    if (arm.__class__ is not str or not arm or task.__class__ is not str or not task
+            or success.__class__ is not bool or iterations.__class__ is not int or iterations < 0
+            or wall.__class__ not in _NUM or wall < 0):
+        raise ValueError
+    blocked = d.get("blocked", False)
+    attempt = d.get("trial", 0)
+    if blocked.__class__ is not bool or attempt.__class__ is not int or attempt < 0:
+        raise ValueError
+    if success:
+        status = "success"
+    elif iterations == 0:
+        status = "infra_error"
+    elif blocked:
+        status = "blocked"
+    else:
+        status = "failure"
+    ubr = d.get("usage_by_role") or {}
+    cbr = d.get("cost_usd_by_role") or {}
+    if len(ubr) > 2 or cbr.__class__ is not dict:
+        raise ValueError
+    models: dict[str, str] = {}
+    usage: dict[str, Usage] = {}
+    cost: dict[str, float] = {}
+    for role, (model, u) in zip(_ROLES, ubr.items()):
+        models[role] = model
+        usage[role] = _usage(u)
+        c = cbr.get(model)
+        if c is not None:
+            if c.__class__ not in _NUM or c < 0:
+                raise ValueError
+            cost[role] = float(c)
+    for model in cbr:
+        if model not in ubr:
+            raise ValueError
+    total = d.get("total_cost_usd")
+    if total is None:
+        total = sum(cost.values())
+    elif total.__class__ not in _NUM or total < 0:
+        raise ValueError
+    vf = d.get("verify_final") or {}
+    error = d.get("error")
+    if vf.__class__ is not dict or (error is not None and error.__class__ is not str):
+        raise ValueError
+    verdict = None
+    summary = vf.get("summary") or ""
+    if summary.__class__ is not str:
+        raise ValueError
+    if vf:
+        code = vf.get("exit_code")
+        if code is not None and code.__class__ is not int:
+            raise ValueError
+        commands = [] if code is None else [CommandResult.model_construct(
+            name="verify_final", argv=[], exit_code=code, required=True, duration_s=0.0,
+            timed_out=False, output_tail="", counts={})]
+        verdict = Verdict.model_construct(
+            passed=code == 0 if code is not None else success, commands=commands, counts={},
+            failure_reasons=[], summary=summary, cached=False)
+    # model_construct: every field was checked above, and pydantic's full validation of 100,000 lines
+    # would cost more than parsing them.
+    return Trial.model_construct(
+        id=tid, experiment="imported", arm=arm, task=task, attempt=attempt, status=status,
+        wall_s=float(wall), iterations=iterations, models=models, usage=usage, cost=cost,
+        total_cost=float(total), verdict_summary=summary, verdict=verdict, error=error,
+        failure_reason=None, started_at=None, ended_at=None, notes=[], source=source,
+    )
+
+
+def read_paper_files(paths: Sequence[str | Path], *, experiment: str = "imported") -> list[tuple[Trial, list]]:
+    """Every line of the given files (dirs -> their *.jsonl) as (Trial, []): the format has no calls.
+
+    Raises UserError "FILE:LINE: what is wrong" at the first bad line; nothing is returned then.
+    """
+    out: list[tuple[Trial, list]] = []
+    add = out.append
+    loads = json.loads
+    for path in expand_paths(paths):
+        try:
+            f = path.open("rb")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read ({exc.strerror}); check the path and permissions") from None
+        stem, source = path.stem, f"import:{path}"
+        with f:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                tid = f"{stem}-{lineno}-{hashlib.blake2b(raw.rstrip(), digest_size=4).hexdigest()}"
+                try:
+                    trial = _trial(loads(raw), tid, source)
+                except Exception:
+                    raise UserError(f"{path}:{lineno}: {diagnose_line(raw)}") from None
+                if experiment != "imported":
+                    trial.experiment = experiment
+                add((trial, []))
+    return out
+
+
+def diagnose_line(raw: bytes | str) -> str:
+    """What is wrong with a line the fast reader rejected (slow, precise, one line)."""
+    try:
+        d = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"not valid JSON ({exc}); each line must be one JSON object"
+    if not isinstance(d, dict):
+        return f"expected a JSON object, got {type(d).__name__}; each line is one trial object"
+    for key in REQUIRED_KEYS:
+        if key not in d:
+            return f'missing key "{key}" (the paper format needs {", ".join(REQUIRED_KEYS)})'
+    checks = [
+        ("arm", isinstance(d["arm"], str) and bool(d["arm"]), "a non-empty string"),
+        ("task", isinstance(d["task"], str) and bool(d["task"]), "a non-empty string"),
+        ("success", isinstance(d["success"], bool), "true or false"),
+        ("iterations", type(d["iterations"]) is int and d["iterations"] >= 0, "an integer >= 0"),
+        ("wall_sec", _nonneg(d["wall_sec"]), "a number >= 0"),
+        ("blocked", isinstance(d.get("blocked", False), bool), "true or false"),
+        ("trial", type(d.get("trial", 0)) is int and d.get("trial", 0) >= 0, "an integer >= 0"),
+        ("total_cost_usd", d.get("total_cost_usd") is None or _nonneg(d["total_cost_usd"]), "a number >= 0"),
+        ("error", d.get("error") is None or isinstance(d["error"], str), "a string or null"),
+        ("verify_final", isinstance(d.get("verify_final") or {}, dict), "an object"),
+    ]
+    for key, ok, want in checks:
+        if not ok:
+            return f'"{key}" must be {want}, got {d[key]!r}'
+    vf = d.get("verify_final") or {}
+    if vf.get("exit_code") is not None and type(vf["exit_code"]) is not int:
+        return f'"verify_final"."exit_code" must be an integer, got {vf["exit_code"]!r}'
+    if not isinstance(vf.get("summary") or "", str):
+        return f'"verify_final"."summary" must be a string, got {vf["summary"]!r}'
+    ubr, cbr = d.get("usage_by_role") or {}, d.get("cost_usd_by_role") or {}
+    if not isinstance(ubr, dict):
+        return f'"usage_by_role" must be an object of model -> token counts, got {ubr!r}'
+    if not isinstance(cbr, dict):
+        return f'"cost_usd_by_role" must be an object of model -> dollars, got {cbr!r}'
+    if len(ubr) > 2:
+        return (f'"usage_by_role" lists {len(ubr)} models; the paper format has at most 2 '
+                "(orchestrator first, executor second)")
+    for model, u in ubr.items():
+        if not isinstance(u, dict):
+            return f'"usage_by_role"."{model}" must be an object of token counts, got {u!r}'
+        for key in TOKEN_KEYS:
+            if key in TOKEN_KEYS[:2] and key not in u:
+                return f'"usage_by_role"."{model}" is missing "{key}"'
+            v = u.get(key, 0)
+            if type(v) is not int or v < 0:
+                return f'"usage_by_role"."{model}"."{key}" must be an integer >= 0, got {v!r}'
+    for model, c in cbr.items():
+        if model not in ubr:
+            return f'"cost_usd_by_role" names model "{model}" that is not in "usage_by_role"'
+        if not _nonneg(c):
+            return f'"cost_usd_by_role"."{model}" must be a number >= 0, got {c!r}'
+    return "unreadable trial line; compare it with the paper format in data/NOTICE.md"
+
+
+def _nonneg(v: object) -> bool:
+    return type(v) in (int, float) and v >= 0  # type: ignore[operator]
+
+
+def trial_to_paper(t: Trial) -> dict[str, Any] | None:
+    """A trial as one paper-format object; None for trials that have not ended (running/interrupted).
+
+    An infra error is written with 0 iterations, the only way the format can say "not a trial".
+    If both roles used the same model, their usage and cost are summed under that model.
+    """
+    if t.status in ("running", "interrupted"):
+        return None
+    ubr: dict[str, dict[str, int]] = {}
+    cbr: dict[str, float] = {}
+    for role in _ROLES:
+        model = t.models.get(role)
+        u = t.usage.get(role)
+        if model is None:
+            continue
+        u = u or Usage()
+        prev = ubr.get(model)
+        vals = [u.input, u.output, u.cache_write, u.cache_read]
+        if prev is not None:
+            vals = [a + b for a, b in zip(vals, prev.values())]
+        ubr[model] = dict(zip(TOKEN_KEYS, vals))
+        cbr[model] = round(cbr.get(model, 0.0) + t.cost.get(role, 0.0), 9)
+    vf: dict[str, Any] = {}
+    if t.verdict is not None:
+        code = next((c.exit_code for c in t.verdict.commands if c.name == "verify_final"), None)
+        vf = {"exit_code": code if code is not None else (0 if t.verdict.passed else 1),
+              "summary": t.verdict.summary or t.verdict_summary}
+    elif t.verdict_summary:
+        vf = {"summary": t.verdict_summary}
+    return {
+        "arm": t.arm, "task": t.task, "trial": t.attempt, "success": t.status == "success",
+        "blocked": t.status == "blocked", "wall_sec": t.wall_s,
+        "iterations": 0 if t.status == "infra_error" else t.iterations,
+        "usage_by_role": ubr, "cost_usd_by_role": cbr, "total_cost_usd": t.total_cost,
+        "verify_final": vf, "error": t.error,
+    }
+
+
+def write_paper_jsonl(trials: Iterable[Trial], out: str | Path | IO[str]) -> int:
+    """Write trials as paper-format JSONL (to a path or an open text stream); returns lines written.
+
+    Trials still running or interrupted are skipped: the format has no status for them.
+    """
+    if isinstance(out, (str, Path)):
+        with open(out, "w", encoding="utf-8") as f:
+            return write_paper_jsonl(trials, f)
+    n = 0
+    for t in trials:
+        obj = trial_to_paper(t)
+        if obj is not None:
+            out.write(json.dumps(obj) + "\n")
+            n += 1
+    return n

@@ -1,0 +1,244 @@
+"""The experiment file: which arms on which tasks, how many successes per cell, within what budget.
+
+An experiment file is TOML validated by `ExperimentFile` (unknown keys are errors, so a typo never
+silently changes a run). `resolve()` loads every arm and task up front, so an unknown name fails with
+one line before any trial starts. The paper's own design ships as the preset `paper`.
+
+    name = "caching-study"
+    arms = ["A", "C", "./arms/bounded.toml", { name = "E", orchestrator = { model = "..." } }]
+    tasks = ["typer-T1", "./tasks/mine.toml"]
+    target_successes = 3      # per cell
+    max_attempts = 6          # per cell, counted trials only (infra errors never count)
+    workers = 4
+    max_usd = 40.0
+    infra_retries = 3         # infra_error trials tolerated per cell before the cell gives up
+    rate_card = "current"
+    [turn_caps.A]             # per-cell outer-turn cap overrides: arm -> task (or "*") -> turns
+    "typer-T1" = 60
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from orchbench.errors import UserError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's design (section 3.5): four arms, three typer tasks, 3 successes per cell, <= 6 attempts.
+    "paper": {
+        "name": "paper",
+        "arms": ["A", "B", "C", "D"],
+        "tasks": ["typer-T1", "typer-T2", "typer-T3"],
+        "target_successes": 3,
+        "max_attempts": 6,
+        "rate_card": "paper-2026-06",
+    },
+}
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ExperimentFile(BaseModel):
+    """What an experiment file may say; every other key is an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    id: str | None = None
+    arms: list[str | dict[str, Any]] = Field(min_length=1)
+    tasks: list[str] = Field(min_length=1)
+    target_successes: int = Field(default=3, ge=1)
+    max_attempts: int = Field(default=6, ge=1)
+    turn_caps: dict[str, dict[str, int]] = Field(default_factory=dict)
+    rate_card: str | None = None
+    workers: int = Field(default=1, ge=1, le=512)
+    max_usd: float | None = Field(default=None, ge=0)
+    infra_retries: int = Field(default=3, ge=0)
+    unsafe_no_sandbox: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentFile:
+        if self.max_attempts < self.target_successes:
+            raise ValueError(
+                f"max_attempts ({self.max_attempts}) must be >= target_successes ({self.target_successes})"
+            )
+        ident = self.experiment_id
+        if not _ID_RE.match(ident):
+            raise ValueError(f"experiment id {ident!r} must be letters, digits, '.', '_' or '-'")
+        for arm, caps in self.turn_caps.items():
+            for task, cap in caps.items():
+                if cap < 1:
+                    raise ValueError(f"turn_caps.{arm}.{task} must be >= 1, got {cap}")
+        return self
+
+    @property
+    def experiment_id(self) -> str:
+        return self.id or self.name or "experiment"
+
+    def turn_cap(self, arm: str, task: str) -> int | None:
+        caps = self.turn_caps.get(arm, {})
+        return caps.get(task, caps.get("*"))
+
+
+@dataclass
+class Cell:
+    arm: str
+    task: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.arm, self.task)
+
+
+@dataclass
+class ResolvedExperiment:
+    """An experiment with every arm and task loaded: ready to schedule."""
+
+    spec: ExperimentFile
+    arms: dict[str, Any]  # arm name -> orchbench.arms.Arm
+    tasks: dict[str, Any]  # task name -> orchbench.tasks.spec.Task
+    source: str = "<preset>"
+    rate_card: Any = None
+    cells: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.spec.experiment_id
+
+
+def _format_error(where: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, dict) or err["type"] == "missing" else f" (got {got!r})"
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}: key `{loc}`: {msg}{shown}{more}"
+
+
+def parse_experiment(data: dict[str, Any], *, where: str) -> ExperimentFile:
+    try:
+        return ExperimentFile.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_format_error(where, exc)) from None
+
+
+def load_experiment_file(path: str | Path) -> ExperimentFile:
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{p}: experiment file not found; pass a TOML file or --preset paper") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{p}: cannot read experiment file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{p}: not valid TOML: {exc}") from None
+    return parse_experiment(data, where=str(p))
+
+
+def preset(name: str) -> ExperimentFile:
+    if name not in PRESETS:
+        raise UserError(f"unknown experiment preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    return parse_experiment(dict(PRESETS[name]), where=f"preset {name}")
+
+
+def _local_path(ref: str, base: Path | None) -> str:
+    """A name stays a name; a relative path is taken relative to the experiment file."""
+    if base is not None and (ref.endswith(".toml") or "/" in ref):
+        cand = base / ref
+        if cand.exists():
+            return str(cand.resolve())
+    return ref
+
+
+def _apply_turn_cap(arm: Any, task_name: str, cap: int) -> Any:
+    """The arm with its outer-turn cap for this task replaced (the arm's own caps model is the agents')."""
+    caps = getattr(arm, "caps", None)
+    if caps is None:
+        return arm
+    if isinstance(caps, dict):
+        return arm.model_copy(update={"caps": {**caps, task_name: cap}})
+    for attr in ("turns", "outer_turns", "per_task", "max_turns"):
+        cur = getattr(caps, attr, None)
+        if isinstance(cur, dict):
+            return arm.model_copy(update={"caps": caps.model_copy(update={attr: {**cur, task_name: cap}})})
+    return arm
+
+
+def arm_for_cell(exp: ResolvedExperiment, arm_name: str, task_name: str) -> Any:
+    """The arm to run in this cell, with the experiment's turn-cap override applied."""
+    arm = exp.arms[arm_name]
+    cap = exp.spec.turn_cap(arm_name, task_name)
+    return arm if cap is None else _apply_turn_cap(arm, task_name, cap)
+
+
+def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None = None) -> ResolvedExperiment:
+    """Load every arm, task and the rate card now, so bad names fail before anything runs."""
+    from orchbench.arms import Arm, load_arm
+    from orchbench.tasks.spec import load_task
+
+    arms: dict[str, Any] = {}
+    for i, ref in enumerate(spec.arms):
+        if isinstance(ref, dict):
+            try:
+                arm = Arm.model_validate(ref)
+            except ValidationError as exc:
+                raise UserError(_format_error(f"{source}: arms.{i}", exc)) from None
+        else:
+            try:
+                arm = load_arm(_local_path(ref, base))
+            except UserError as exc:
+                raise UserError(f"{source}: key `arms.{i}`: {exc}") from None
+        if arm.name in arms:
+            raise UserError(f"{source}: key `arms.{i}`: arm name {arm.name!r} appears twice; names must be unique")
+        arms[arm.name] = arm
+    tasks: dict[str, Any] = {}
+    for i, ref in enumerate(spec.tasks):
+        try:
+            task = load_task(_local_path(ref, base))
+        except UserError as exc:
+            raise UserError(f"{source}: key `tasks.{i}`: {exc}") from None
+        if task.name in tasks:
+            raise UserError(f"{source}: key `tasks.{i}`: task {task.name!r} appears twice")
+        tasks[task.name] = task
+    for arm_name, caps in spec.turn_caps.items():
+        if arm_name not in arms:
+            raise UserError(f"{source}: key `turn_caps.{arm_name}`: no such arm in `arms` ({', '.join(arms)})")
+        for task_name in caps:
+            if task_name != "*" and task_name not in tasks:
+                raise UserError(
+                    f"{source}: key `turn_caps.{arm_name}.{task_name}`: no such task in `tasks` ({', '.join(tasks)})"
+                )
+    rate_card = None
+    if spec.rate_card is not None:
+        from orchbench.pricing import load_rate_card
+
+        try:
+            rate_card = load_rate_card(_local_path(spec.rate_card, base))
+        except UserError as exc:
+            raise UserError(f"{source}: key `rate_card`: {exc}") from None
+    cells = [(a, t) for a in arms for t in tasks]
+    return ResolvedExperiment(spec=spec, arms=arms, tasks=tasks, source=source, rate_card=rate_card, cells=cells)
+
+
+def load_experiment(path: str | Path | None = None, *, preset_name: str | None = None, **overrides: Any) -> ResolvedExperiment:
+    """Read a file or a preset, apply CLI overrides (workers, max_usd, ...), load arms and tasks."""
+    if (path is None) == (preset_name is None):
+        raise UserError("give an experiment file or --preset NAME (exactly one)")
+    if path is not None:
+        spec = load_experiment_file(path)
+        source, base = str(path), Path(path).resolve().parent
+    else:
+        assert preset_name is not None
+        spec = preset(preset_name)
+        source, base = f"preset {preset_name}", None
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        spec = parse_experiment({**spec.model_dump(exclude_unset=True), **given}, where=source)
+    return resolve(spec, source=source, base=base)

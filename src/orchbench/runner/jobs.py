@@ -1,0 +1,118 @@
+"""One trial as a unit of work a backend can ship to a worker, and what the worker runs.
+
+Two ways for records to reach the store, one per backend:
+- `run_into_store` (local pool): the worker runs `run_trial` against the shared SQLite store (WAL),
+  so every call is visible the moment it completes; the driver only checks the row ended final.
+- `run_and_return` (Ray): the worker runs `run_trial` against a private temporary store on its own
+  node and returns the trial with its calls; the driver writes both in one transaction. Remote nodes
+  then never need the driver's filesystem, and a trial is either wholly in the store or absent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchbench.records import Call, Trial
+
+# (trial, calls): calls is None when the worker already wrote the trial to the shared store.
+Outcome = tuple[Trial, "list[Call] | None"]
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    trial_id: str
+    experiment: str
+    arm: Any  # orchbench.arms.Arm, the cell's turn cap applied
+    task: Any  # orchbench.tasks.spec.Task
+    attempt: int
+    db: str | None = None  # the shared store (local backend); None: return the records
+    unsafe_no_sandbox: bool = False
+    model_factory: Callable[..., Any] | None = None  # picklable (module-level); tests inject scripted models
+    trial_fn: Callable[[TrialJob], Outcome] | None = None  # replaces run_trial (scheduling tests only)
+
+    @property
+    def arm_name(self) -> str:
+        return str(self.arm.name)
+
+    @property
+    def task_name(self) -> str:
+        return str(self.task.name)
+
+
+def _run_trial(job: TrialJob, store: Any) -> Trial:
+    from orchbench.runner.trial import run_trial
+
+    return run_trial(
+        job.task,
+        job.arm,
+        store=store,
+        experiment=job.experiment,
+        attempt=job.attempt,
+        unsafe_no_sandbox=job.unsafe_no_sandbox,
+        model_factory=job.model_factory,
+        trial_id=job.trial_id,
+    )
+
+
+def run_into_store(job: TrialJob) -> Outcome:
+    if job.trial_fn is not None:
+        return job.trial_fn(job)
+    from orchbench.store import Store
+
+    assert job.db is not None
+    with Store(job.db) as store:
+        return _run_trial(job, store), None
+
+
+def run_and_return(job: TrialJob) -> Outcome:
+    if job.trial_fn is not None:
+        trial, calls = job.trial_fn(job)
+        return trial, calls or []
+    from orchbench.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="orchbench-trial-") as tmp:
+        with Store(Path(tmp) / "trial.db") as store:
+            _run_trial(job, store)
+            trial = store.trial(job.trial_id)
+            if trial is None:
+                raise RuntimeError(f"run_trial did not record trial {job.trial_id}")
+            return trial, store.calls(job.trial_id)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def init_local_worker(parent_pid: int) -> None:
+    """Process-pool worker start-up: die with the batch, leave Ctrl-C to the driver.
+
+    Without PDEATHSIG a SIGKILLed batch leaves its workers running: they would finish trials the
+    restarted batch has already marked interrupted and re-run, duplicating them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+    # The parent may have died before prctl took effect.
+    if os.getppid() == 1 or not _alive(parent_pid):
+        os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

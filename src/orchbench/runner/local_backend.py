@@ -1,0 +1,62 @@
+"""The default backend: a pool of N worker processes on this machine, all writing to one store.
+
+Workers come from a forkserver that has already imported the trial code, so starting eight of them
+costs a fork each rather than eight interpreter start-ups; each worker dies with the batch (see
+`jobs.init_local_worker`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from orchbench.runner.jobs import TrialJob, init_local_worker, run_into_store
+
+_PRELOAD = ["orchbench.runner.jobs", "orchbench.runner.trial", "orchbench.store"]
+
+
+class LocalBackend:
+    name = "local"
+    workers_write = True  # run_trial writes to the shared store from the worker
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self._pool is None:
+            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+            ctx = mp.get_context(method)
+            if method == "forkserver":
+                ctx.set_forkserver_preload(_PRELOAD)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=ctx, initializer=init_local_worker, initargs=(os.getpid(),)
+            )
+
+    def submit(self, job: TrialJob) -> Future:
+        self.start()
+        assert self._pool is not None
+        return self._pool.submit(run_into_store, job)
+
+    def restart(self) -> None:
+        """After a worker died (the pool is broken): a fresh pool for the trials still to run."""
+        self.shutdown(cancel=True)
+        self.start()
+
+    def worker_pids(self) -> list[int]:
+        procs = getattr(self._pool, "_processes", None) or {}
+        return list(procs)
+
+    def shutdown(self, *, cancel: bool = False) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if cancel:
+            # Kill what runs: the driver marks those trials interrupted, to be run again.
+            for pid in list((getattr(pool, "_processes", None) or {})):
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,123 @@
+"""`orchbench analyze` / `report` through the CLI: outputs, and one line + exit 2 on bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchbench.cli import main
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    old = sys.argv
+    sys.argv = ["orchbench", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code: int, out: str, err: str, *needles: str) -> None:
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_missing_file_subprocess(tmp_path):
+    """The real entry point, as a user runs it: one line on stderr, exit 2."""
+    missing = tmp_path / "nope.jsonl"
+    r = subprocess.run([sys.executable, "-m", "orchbench", "analyze", "--results", str(missing), "--json"],
+                       capture_output=True, text=True, timeout=60)
+    one_line_error(r.returncode, r.stdout, r.stderr, str(missing), "no such file")
+
+
+def test_malformed_line(tmp_path, paper_dir, capsys):
+    bad = tmp_path / "bad.jsonl"
+    good = (paper_dir / "A.jsonl").read_text().splitlines()
+    bad.write_text("\n".join([*good[:3], '{"arm": "A", "task": "T1", "success": tru', *good[3:]]) + "\n")
+    one_line_error(*run_cli(["analyze", "--results", str(bad)], capsys), f"{bad}:4:", "not valid JSON")
+
+
+def test_db_that_does_not_exist(tmp_path, capsys):
+    one_line_error(*run_cli(["analyze", "--db", str(tmp_path / "none.db")], capsys), "none.db")
+
+
+def test_db_and_results_together(tmp_path, paper_dir, capsys):
+    one_line_error(*run_cli(["analyze", "--db", str(tmp_path / "x.db"), "--results", str(paper_dir)], capsys),
+                   "either --db or --results")
+
+
+def test_several_files_after_results(paper_dir, capsys):
+    code, out, err = run_cli(["analyze", "--results", str(paper_dir / "A.jsonl"), str(paper_dir / "D.jsonl"),
+                              "--json", "--baseline", "D"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {c["arm"] for c in doc["cells"]} == {"A", "D"}
+    assert doc["baseline"] == "D"
+    assert len(doc["pairwise"]) == 3
+
+
+def test_csv(paper_dir, capsys):
+    code, out, err = run_cli(["analyze", "--results", str(paper_dir), "--csv"], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 12
+    b1 = next(r for r in rows if (r["arm"], r["task"]) == ("B", "T1"))
+    assert (b1["n_success"], b1["n_total"], b1["pareto_dominated"]) == ("3", "4", "True")
+    assert round(float(b1["cost_median"]), 2) == 2.27
+
+
+EXTERNAL = re.compile(r"""(https?:)?//[\w.-]+\.\w|(?:src|href)\s*=\s*["'](?!#|data:)""", re.I)
+
+
+def test_report_is_self_contained(tmp_path, paper_dir, capsys):
+    out_dir = tmp_path / "rep"
+    code, out, err = run_cli(["report", "--out", str(out_dir), "--results", str(paper_dir)], capsys)
+    assert code == 0, err
+    html = (out_dir / "index.html").read_text()
+    assert EXTERNAL.search(html) is None, EXTERNAL.search(html)
+    assert "<script" not in html and "<link" not in html
+    assert html.count("<svg") == 5  # Pareto T1..T3, tokens, cost by role
+    assert "2.27" in html and "733,142" in html and "0.050" in html
+    for name in ("pareto-T1", "pareto-T2", "pareto-T3", "tokens", "cost-by-role"):
+        for ext in ("png", "svg"):
+            assert (out_dir / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    assert (out_dir / "figures" / "pareto-T1.png").read_bytes()[:4] == b"\x89PNG"
+    doc = json.loads((out_dir / "analysis.json").read_text())
+    assert len(doc["cells"]) == 12
+
+
+def test_report_into_an_unwritable_place(tmp_path, paper_dir, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_error(*run_cli(["report", "--out", str(blocker / "sub"), "--results", str(paper_dir)], capsys),
+                   "cannot create the report directory")
+
+
+def test_analyze_a_store(tmp_path, paper_dir, capsys):
+    store_mod = pytest.importorskip("orchbench.store")
+    paperformat = pytest.importorskip("orchbench.paperformat")
+    db = tmp_path / "r.db"
+    with store_mod.Store(db) as s:
+        s.add_trials(paperformat.read_paper_files([paper_dir]))
+    code, out, err = run_cli(["analyze", "--db", str(db), "--json"], capsys)
+    assert code == 0, err
+    from_db = json.loads(out)
+    code, out, err = run_cli(["analyze", "--results", str(paper_dir), "--json"], capsys)
+    assert from_db["cells"] == json.loads(out)["cells"]
