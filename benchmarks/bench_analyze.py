@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -140,18 +140,18 @@ def main() -> None:
         maxrss_mb = float(child.stdout.strip())
     ratio = t_full / t_base
     lines = [
-        f"trials: {args.trials:,} paper-format lines ({size_mb:.0f} MB, {len(a.cells)} cells, "
-        f"{a.n_trials:,} counted, {a.n_infra_error:,} infra errors)",
+        (f"trials: {args.trials:,} paper-format lines ({size_mb:.0f} MB, {len(a.cells)} cells, "
+         f"{a.n_trials:,} counted, {a.n_infra_error:,} infra errors)"),
         f"baseline json.loads of every line: {t_base:.3f} s (best of {args.repeat})",
         f"full analysis from the files:      {t_full:.3f} s (best of {args.repeat})",
         f"ratio: {ratio:.2f}x (target <= 3x); absolute: {'OK' if t_full < 5 else 'OVER'} (target < 5 s)",
-        f"peak memory of one analysis: {peak / 1e6:.0f} MB traced (tracemalloc); {maxrss_mb:.0f} MB max RSS "
-        f"of a fresh process doing only the analysis, imports included (target < 500 MB)",
+        (f"peak memory of one analysis: {peak / 1e6:.0f} MB traced (tracemalloc); {maxrss_mb:.0f} MB max RSS "
+         f"of a fresh process doing only the analysis, imports included (target < 500 MB)"),
     ]
     print("\n".join(lines))
     if args.out:
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(
             "# bench_analyze: analysing paper-format trials vs parsing their JSON\n\n"

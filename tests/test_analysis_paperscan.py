@@ -11,6 +11,7 @@ import pytest
 from orchbench.analysis.columns import STATUSES, from_trials
 from orchbench.analysis.paperscan import read_paper_columns
 from orchbench.errors import UserError
+from orchbench.paperformat import read_paper_files
 
 GOOD = {
     "arm": "X", "task": "t", "trial": 0, "success": True, "blocked": False, "wall_sec": 12.5, "iterations": 3,
@@ -66,9 +67,8 @@ def test_directories_expand_to_jsonl_and_blank_lines_are_skipped(tmp_path):
 
 
 def test_agrees_with_the_record_reader(paper_dir):
-    paperformat = pytest.importorskip("orchbench.paperformat")
     fast = read_paper_columns([paper_dir])
-    slow = from_trials(paperformat.read_paper_files([paper_dir]))
+    slow = from_trials(read_paper_files([paper_dir]))
     order_fast = np.lexsort((fast.cost, fast.wall, [fast.tasks[i] for i in fast.task_code],
                              [fast.arms[i] for i in fast.arm_code]))
     order_slow = np.lexsort((slow.cost, slow.wall, [slow.tasks[i] for i in slow.task_code],
@@ -99,6 +99,11 @@ def test_agrees_with_the_record_reader(paper_dir):
          '"usage_by_role"."m" is missing "input_tokens"'),
         (json.dumps({**GOOD, "usage_by_role": {"a": {}, "b": {}, "c": {}}}), "lists 3 models"),
         (json.dumps({**GOOD, "cost_usd_by_role": {"m-orch": "free"}}), '"cost_usd_by_role"."m-orch"'),
+        (json.dumps({**GOOD, "cost_usd_by_role": {"other": 1.0}}), 'names model "other"'),
+        (json.dumps({**GOOD, "blocked": "no"}), '"blocked" must be true or false'),
+        (json.dumps({**GOOD, "trial": -2}), '"trial" must be an integer >= 0'),
+        (json.dumps({**GOOD, "error": 5}), '"error" must be a string or null'),
+        (json.dumps({**GOOD, "verify_final": {"exit_code": "0"}}), '"verify_final"."exit_code"'),
     ],
 )
 def test_malformed_line_names_file_line_and_what(tmp_path, line, expect):
@@ -109,6 +114,30 @@ def test_malformed_line_names_file_line_and_what(tmp_path, line, expect):
     assert msg.startswith(f"{p}:2: ")
     assert expect in msg
     assert "\n" not in msg
+    with pytest.raises(UserError) as same:  # the record reader rejects the same line the same way
+        read_paper_files([p])
+    assert str(same.value) == msg
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {**GOOD, "success": False, "iterations": 0},  # 0 iterations: infra error even with usage
+        {**GOOD, "success": False, "blocked": True, "iterations": 0},
+        {**GOOD, "cost_usd_by_role": {}, "total_cost_usd": None},
+        {**GOOD, "usage_by_role": {"solo": {"input_tokens": 1, "output_tokens": 2}}, "cost_usd_by_role": {}},
+        {k: v for k, v in GOOD.items() if k not in ("blocked", "trial", "verify_final", "error", "total_cost_usd")},
+    ],
+)
+def test_edge_lines_read_the_same_as_the_record_reader(tmp_path, row):
+    p = write(tmp_path, row)
+    fast, slow = read_paper_columns([p]), from_trials(read_paper_files([p]))
+    for name in ("status", "wall", "iterations", "cost"):
+        assert getattr(fast, name).tolist() == getattr(slow, name).tolist()
+    for role in ("orchestrator", "executor"):
+        assert fast.usage[role].tolist() == slow.usage[role].tolist()
+        assert fast.role_cost[role].tolist() == slow.role_cost[role].tolist()
+        assert fast.models[role].tolist() == slow.models[role].tolist()
 
 
 def test_missing_path_and_empty_directory(tmp_path):

@@ -16,7 +16,7 @@ from tests.test_batch_support import make_task, write_experiment
 
 def orchbench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "orchbench", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "orchbench", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
 
 

@@ -157,3 +157,12 @@ def test_zero_budget_allows_only_free_trials() -> None:
     assert ("A", "T1", 1) in next_launches(st, [], pol, 8)
     st = cell_states([tr("A", "T1", 0, "success", 0.01)], [("A", "T1")])
     assert next_launches(st, [], pol, 8) == []
+
+
+def test_after_an_infra_error_one_trial_at_a_time() -> None:
+    pol = Policy(target_successes=3, max_attempts=6, infra_retries=3)
+    trials = [tr("A", "T1", 0, "infra_error")]
+    st = cell_states(trials, [("A", "T1")])
+    assert next_launches(st, [], pol, 4) == [("A", "T1", 0)]
+    st = cell_states(trials, [("A", "T1")], [InFlight("x", "A", "T1", 0)])
+    assert next_launches(st, [InFlight("x", "A", "T1", 0)], pol, 4) == []

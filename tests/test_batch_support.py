@@ -13,7 +13,7 @@ from typing import Any
 
 from orchbench.records import Usage
 
-SCRIPTED_MODEL = "claude-opus-4-7"  # priced by the rate card like the real one
+SCRIPTED_MODEL = "claude-opus-4-7"  # what the scripted trial function records
 
 
 def make_task(root: Path, name: str, *, passes: bool) -> Path:
@@ -88,8 +88,60 @@ class SlowFactory:
         self.usage = usage or Usage()
         self.infra_marker = infra_marker
 
-    def __call__(self, *args: Any, **kwargs: Any) -> SlowModel:
-        return SlowModel(SCRIPTED_MODEL, self.delay_s, self.usage, self.infra_marker)
+    def __call__(self, cfg: Any, role: str) -> SlowModel:
+        return SlowModel(cfg.model, self.delay_s, self.usage, self.infra_marker)
+
+
+def slot_outcome(task: str, attempt: int) -> str:
+    """Deterministic per slot: "pass*" tasks succeed, "fail*" fail, "flaky*" fail on even attempts,
+    "infra*" end in infra_error, "crash*" raise inside the worker."""
+    if task.startswith("pass"):
+        return "success"
+    if task.startswith("flaky"):
+        return "failure" if attempt % 2 == 0 else "success"
+    if task.startswith("infra"):
+        return "infra_error"
+    if task.startswith("crash"):
+        raise RuntimeError("harness bug (scripted)")
+    return "failure"
+
+
+class ScriptedTrial:
+    """A trial function for the scheduling tests: no workspace, one priced call, outcome by slot."""
+
+    def __init__(self, delay_s: float = 0.05, cost: float = 1.0) -> None:
+        self.delay_s = delay_s
+        self.cost = cost
+
+    def __call__(self, job: Any) -> tuple[Any, list[Any]]:
+        return _scripted_trial(job, self.delay_s, self.cost)
+
+
+scripted_trial = ScriptedTrial()
+
+
+def _scripted_trial(job: Any, delay_s: float, cost: float) -> tuple[Any, list[Any] | None]:
+    """Like run_trial: with a store (local backend) the row is `running` while the trial runs and
+    the worker writes it; without one (Ray) the trial and its calls are returned to the driver."""
+    from orchbench.records import Call, Trial, utcnow
+
+    trial = Trial(id=job.trial_id, experiment=job.experiment, arm=job.arm_name, task=job.task_name,
+                  attempt=job.attempt, status="running", started_at=utcnow())
+    store = None
+    if job.db is not None:
+        from orchbench.store import Store
+
+        store = Store(job.db)
+        store.start_trial(trial)
+    time.sleep(delay_s)
+    status = slot_outcome(job.task_name, job.attempt)
+    call = Call(trial_id=job.trial_id, role="orchestrator", turn=0, model=SCRIPTED_MODEL, cost_usd=cost)
+    done = trial.model_copy(update={"status": status, "ended_at": utcnow()}).with_calls([call])
+    if store is None:
+        return done, [call]
+    with store:
+        store.add_call(call)
+        return store.finish_trial(done), None
 
 
 def drive(exp_path: str, db: str, delay_s: float) -> None:
@@ -98,6 +150,15 @@ def drive(exp_path: str, db: str, delay_s: float) -> None:
     from orchbench.runner.experiment import load_experiment
 
     report = run_batch(load_experiment(exp_path), db, model_factory=SlowFactory(delay_s))
+    print("stopped_by", report.stopped_by, flush=True)
+
+
+def drive_scripted(exp_path: str, db: str, delay_s: float) -> None:
+    """A batch process with the scripted trial function (the Ctrl-C tests signal this one)."""
+    from orchbench.runner.batch import run_batch
+    from orchbench.runner.experiment import load_experiment
+
+    report = run_batch(load_experiment(exp_path), db, trial_fn=ScriptedTrial(delay_s=delay_s))
     print("stopped_by", report.stopped_by, flush=True)
 
 

@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -43,7 +42,7 @@ def test_missing_file_subprocess(tmp_path):
     """The real entry point, as a user runs it: one line on stderr, exit 2."""
     missing = tmp_path / "nope.jsonl"
     r = subprocess.run([sys.executable, "-m", "orchbench", "analyze", "--results", str(missing), "--json"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, check=False)
     one_line_error(r.returncode, r.stdout, r.stderr, str(missing), "no such file")
 
 
@@ -83,12 +82,12 @@ def test_csv(paper_dir, capsys):
     assert round(float(b1["cost_median"]), 2) == 2.27
 
 
-EXTERNAL = re.compile(r"""(https?:)?//[\w.-]+\.\w|(?:src|href)\s*=\s*["'](?!#|data:)""", re.I)
+EXTERNAL = re.compile(r"""(https?:)?//[\w.-]+\.\w|(?:src|href)\s*=\s*["'](?!#|data:)""", re.IGNORECASE)
 
 
 def test_report_is_self_contained(tmp_path, paper_dir, capsys):
     out_dir = tmp_path / "rep"
-    code, out, err = run_cli(["report", "--out", str(out_dir), "--results", str(paper_dir)], capsys)
+    code, _, err = run_cli(["report", "--out", str(out_dir), "--results", str(paper_dir)], capsys)
     assert code == 0, err
     html = (out_dir / "index.html").read_text()
     assert EXTERNAL.search(html) is None, EXTERNAL.search(html)

@@ -66,6 +66,15 @@ class Arm(_Strict):
             out.append(("executor", self.executor))
         return out
 
+    def with_base_url(self, url: str) -> Arm:
+        """This arm with every Anthropic / OpenAI model pointed at `url` (Ollama keeps OLLAMA_HOST)."""
+        def point(cfg: ModelConfig | None) -> ModelConfig | None:
+            if cfg is None or cfg.provider not in ("anthropic", "openai"):
+                return cfg
+            return cfg.model_copy(update={"base_url": url})
+
+        return self.model_copy(update={"orchestrator": point(self.orchestrator), "executor": point(self.executor)})
+
     def cap_for(self, task: Any) -> int:
         """This arm's cap, else the task's hint for this arm, else the task's cap, else the default."""
         name = getattr(task, "name", str(task))
@@ -121,7 +130,8 @@ def preset(name: str) -> Arm:
 
 
 def _explain(path: Path, exc: ValidationError) -> str:
-    e = exc.errors()[0]
+    # A misspelt key also shows up as the right key missing: name the misspelling first.
+    e = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     where = ".".join(str(p) for p in e["loc"]) or "(top level)"
     what = "unknown key (remove it or check its spelling)" if e["type"] == "extra_forbidden" else (
         "required key is missing" if e["type"] == "missing" else e["msg"])
@@ -148,12 +158,7 @@ def load_arm(name_or_path: str | Path) -> Arm:
     if base is not None:
         if base not in PRESETS:
             raise UserError(f"{path}: key 'base': {base!r} is not a preset; use one of {', '.join(PRESETS)}")
-        merged = _preset(base).model_dump(exclude_unset=False)
-        merged = _merge(merged, data)
-        merged.setdefault("name", path.stem)
-        if "name" not in data:
-            merged["name"] = path.stem
-        data = merged
+        data = {**_merge(_preset(base).model_dump(), data), "name": data.get("name", path.stem)}
     data.setdefault("name", path.stem)
     try:
         arm = Arm.model_validate(data)

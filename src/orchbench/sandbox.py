@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -88,12 +88,10 @@ class _Capture:
                     self.tail_len -= len(self.tail.popleft())
 
     def text(self) -> tuple[str, bool]:
-        tail = b"".join(self.tail)
-        kept = len(self.head) + len(tail)
-        if kept <= 2 * self.half and self.total == kept and len(tail) <= self.half:
-            return (bytes(self.head) + tail).decode("utf-8", "replace"), False
-        tail = tail[-self.half :]
+        tail = b"".join(self.tail)[-self.half :]
         cut = self.total - len(self.head) - len(tail)
+        if cut <= 0:
+            return (bytes(self.head) + tail).decode("utf-8", "replace"), False
         marker = f"\n[... {cut} bytes cut ...]\n".encode()
         return (bytes(self.head) + marker + tail).decode("utf-8", "replace"), True
 
@@ -162,12 +160,15 @@ def _bwrap_argv(
 ) -> list[str]:
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     argv += ["--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    # Parents before children, read-only before writable at equal depth, so a writable workspace
-    # under a read-only tree (or under /tmp) stays writable, and a read-only path inside it stays read-only.
+    # Parents before children (a later mount covers an earlier one), so a writable workspace under
+    # /tmp stays visible and a read-only file inside the workspace stays read-only; for the same path
+    # read-only wins.
     binds = [(Path(p).resolve(), "--ro-bind") for p in readonly] + [
         (Path(p).resolve(), "--bind") for p in writable
     ]
-    binds.sort(key=lambda b: (len(b[0].parts), b[1] == "--ro-bind" and 1 or 0))
+    if not any(cwd == p or p in cwd.parents for p, _ in binds):
+        binds.append((cwd, "--ro-bind"))  # the working directory must exist inside (e.g. under /tmp)
+    binds.sort(key=lambda b: (len(b[0].parts), b[1] == "--ro-bind"))
     for path, flag in binds:
         argv += [flag, str(path), str(path)]
     argv += ["--unshare-all"]
@@ -191,7 +192,7 @@ def _prlimit_argv(limits: Limits) -> list[str]:
     ]
 
 
-def _preexec_limits(limits: Limits):  # type: ignore[no-untyped-def]
+def _preexec_limits(limits: Limits) -> Callable[[], None]:
     """Fallback when `prlimit` is missing: set the same limits in the child before exec."""
     import resource
 
@@ -256,7 +257,7 @@ def run_sandboxed(
     if cgroup is not None:
         # Join the cgroup from inside the child before anything else runs: no window for a fork.
         full = ["sh", "-c", f'echo $$ > {cgroup.path}/cgroup.procs && exec "$@"', "sh"] + full
-    preexec = None if full[0] in ("prlimit", "sh") and shutil.which("prlimit") else _preexec_limits(limits)
+    preexec = None if _prlimit_argv(limits) else _preexec_limits(limits)
 
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()

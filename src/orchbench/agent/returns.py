@@ -124,20 +124,28 @@ def structured(r: ExecutorReport, p: ReturnPolicy) -> str:
     doc: dict[str, Any] = {"status": r.outcome, "turns": r.turns, "files_changed": files,
                            "judge": r.judge_summary, "summary": r.final_text}
 
-    def size() -> int:
-        return len(json.dumps(doc))
+    def fits() -> bool:
+        return len(json.dumps(doc, ensure_ascii=False)) <= limit
 
-    # Shrink the free text first, then the file list, so status and counts always survive.
-    if size() > limit:
-        room = max(0, limit - len(json.dumps({**doc, "summary": ""})) - 3)
-        doc["summary"] = r.final_text[:room] + ("…" if room < len(r.final_text) else "")
-    if size() > limit and doc["judge"]:
-        doc["judge"] = doc["judge"][: max(0, len(doc["judge"]) - (size() - limit))]
+    def shrink(key: str) -> None:
+        full = doc[key] or ""
+        lo, hi = 0, len(full)
+        while lo < hi:  # the longest prefix that fits (JSON escaping makes lengths non-linear)
+            mid = (lo + hi + 1) // 2
+            doc[key] = full[:mid] + "…"
+            lo, hi = (mid, hi) if fits() else (lo, mid - 1)
+        doc[key] = full[:lo] + "…" if lo < len(full) else full
+
+    # Shrink the free text first, then the judge summary, then the file list: status and counts stay.
+    if not fits():
+        shrink("summary")
+    if not fits() and doc["judge"]:
+        shrink("judge")
     shown = list(files)
-    while size() > limit and shown:
+    while not fits() and shown:
         shown.pop()
         doc["files_changed"] = [*shown, f"... {len(files) - len(shown)} more"]
-    return json.dumps(doc)
+    return json.dumps(doc, ensure_ascii=False)
 
 
 RENDERERS: dict[str, Callable[[ExecutorReport, ReturnPolicy], str]] = {

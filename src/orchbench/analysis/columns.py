@@ -150,7 +150,7 @@ def from_trials(items: Iterable[TrialItem], *, rate_card: RateCard | None = None
 
 def _role_costs(trial: Trial, calls: list[Call], rate_card: RateCard | None) -> dict[str, float]:
     if rate_card is None:
-        return dict(trial.cost)
+        return {str(r): c for r, c in trial.cost.items()}
     if calls:
         out: dict[str, float] = {}
         for c in calls:
@@ -178,7 +178,7 @@ def reprice(cols: TrialColumns, rate_card: RateCard) -> TrialColumns:
         models = cols.models.get(role)
         out = np.zeros(len(cols), dtype=np.float64)
         if models is not None:
-            for i in np.flatnonzero(models != None):  # noqa: E711 (elementwise on an object array)
+            for i in np.flatnonzero(models != None):
                 key = (models[i], *u[i].tolist())
                 price = cache.get(key)
                 if price is None:

@@ -26,7 +26,7 @@ _ZERO = (0, 0, 0, 0)
 
 def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
     rows: list[tuple[str, str, int, float, float, float]] = []
-    usage: dict[str, list[tuple[int, ...]]] = {"orchestrator": [], "executor": []}
+    usage: dict[str, list[Sequence[int]]] = {"orchestrator": [], "executor": []}
     role_cost: dict[str, list[float]] = {"orchestrator": [], "executor": []}
     models: dict[str, list[str | None]] = {"orchestrator": [], "executor": []}
     ou, eu = usage["orchestrator"].append, usage["executor"].append
@@ -100,12 +100,11 @@ def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
                         total = c0 + c1
                     elif total.__class__ not in _NUM or total < 0:
                         raise ValueError
-                    # float() also rejects strings / lists hiding in numeric fields
                     row = (arm, task, st, float(wall), float(iterations), float(total))
                     c0, c1 = float(c0), float(c1)
                     if not (u0.__class__ is tuple and all(x.__class__ is int for x in u0 + u1)):
                         raise ValueError
-                except Exception:
+                except Exception:  # noqa: BLE001 (any failure of a line means: diagnose it)
                     raise UserError(f"{path}:{lineno}: {diagnose_line(raw)}") from None
                 add(row)
                 ou(u0)

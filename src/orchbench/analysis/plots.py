@@ -9,12 +9,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display, ever: reports are written on servers and in CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from orchbench.analysis.columns import USAGE_FIELDS, TrialColumns  # noqa: E402
-from orchbench.analysis.summary import Analysis  # noqa: E402
+from orchbench.analysis.columns import USAGE_FIELDS, TrialColumns
+from orchbench.analysis.summary import Analysis
 
 COMPONENTS = ("cache_read", "input", "cache_write", "output")  # stacking order, biggest usually first
 COMPONENT_COLORS = {"cache_read": "#9ecae1", "input": "#3182bd", "cache_write": "#fdae6b", "output": "#e6550d"}
@@ -46,7 +46,7 @@ def pareto_figure(a: Analysis, task: str) -> Figure:
         ax.scatter(cols.cost[ok], cols.wall[ok], marker="o", color=colors[arm], alpha=0.6, label=f"{arm}")
         ax.scatter(cols.cost[bad], cols.wall[bad], marker="x", color=colors[arm], alpha=0.8)
         c = a.cell(arm, task)
-        if c is not None and c.cost_median is not None:
+        if c is not None and c.cost_median is not None and c.wall_median is not None:
             ax.scatter([c.cost_median], [c.wall_median], marker="s", s=90, color=colors[arm],
                        edgecolor="black", linewidth=1.2, zorder=3)
             ax.annotate(arm, (c.cost_median, c.wall_median), textcoords="offset points", xytext=(7, 5))
@@ -70,7 +70,7 @@ def tokens_figure(a: Analysis) -> Figure:
     fig, axes = plt.subplots(1, len(a.tasks), figsize=(4.2 * len(a.tasks), 4.4), dpi=100, squeeze=False)
     for ax, task in zip(axes[0], a.tasks):
         labels, bottoms = [], None
-        stacks = {k: [] for k in COMPONENTS}
+        stacks: dict[str, list[float]] = {k: [] for k in COMPONENTS}
         for arm in a.arms:
             for role in ROLES:
                 rows = _rows(cols, arm, task) if arm in cols.arms and task in cols.tasks else np.zeros(0, int)
@@ -150,7 +150,7 @@ def inline_svg(fig: Figure) -> str:
     fig.savefig(buf, format="svg", metadata=_metadata("svg"))
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     # HTML5 parses inline <svg> without namespaces; dropping them leaves no URL in the page.
     return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg).replace("xlink:href", "href")
 

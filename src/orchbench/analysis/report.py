@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
@@ -80,12 +80,12 @@ def render_html(a: Analysis, *, title: str = "orchbench report", changes: Change
         if figures is None:
             close_all(figs)
     fig_html = "".join(f'<figure id="{escape(n)}">{svg}</figure>' for n, svg in svgs.items())
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{escape(title)}</h1>
-<p class="note">{escape(intro)} {a.n_trials} counted trials ({a.n_infra_error} infra errors left out);
+<p class="note">{escape(intro)} {a.n_trials} counted trials (infra errors left out: {a.n_infra_error});
 arms {escape(", ".join(a.arms))}; tasks {escape(", ".join(a.tasks))}; costs: {escape(a.rate_card)};
 generated {when}.</p>
 <h2>Cells</h2>

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,8 +63,10 @@ class Analysis:
         return next((p for p in self.pairwise if (p.task, p.a, p.b) == (task, a, b)), None)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("columns")
+        # asdict() would deep-copy the columns too: convert field by field instead.
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "columns"}
+        d["cells"] = [asdict(c) for c in self.cells]
+        d["pairwise"] = [asdict(p) for p in self.pairwise]
         return _finite(d)
 
     def to_json(self, **kwargs: Any) -> str:

@@ -5,24 +5,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
 
 ResultsOption = Annotated[
-    Optional[list[Path]],
+    list[Path] | None,
     typer.Option("--results", help="Paper-format JSONL file or directory (repeat, or list files after it)."),
 ]
-MoreResults = Annotated[Optional[list[Path]], typer.Argument(help="More results files (after --results).",
+MoreResults = Annotated[list[Path] | None, typer.Argument(help="More results files (after --results).",
                                                             show_default=False)]
 RateCardOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--rate-card", help="Re-price from usage: 'current', 'paper-2026-06' or a TOML file. "
                                      "Without it the recorded costs stand."),
 ]
-BaselineOption = Annotated[Optional[str], typer.Option("--baseline", help="Arm token ratios are taken against "
+BaselineOption = Annotated[str | None, typer.Option("--baseline", help="Arm token ratios are taken against "
                                                                           "(default: first arm in sort order).")]
 
 
@@ -92,7 +92,8 @@ def reproduce(
 ) -> None:
     """Reproduce the paper's section 4 from its shipped data (no API key, no network), then re-price it."""
     from orchbench.analysis.compare import describe
-    from orchbench.analysis.reproduce import PAPER, reproduce as run_reproduce
+    from orchbench.analysis.reproduce import PAPER
+    from orchbench.analysis.reproduce import reproduce as run_reproduce
     from orchbench.analysis.tables import cells_table, pairwise_table, print_tables, tokens_table
 
     r = run_reproduce(out=out, rate_card=rate_card)

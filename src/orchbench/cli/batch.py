@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.live import Live
@@ -38,12 +38,12 @@ def cells_table(title: str, policy: Policy, states: dict[CellKey, CellState], no
 
 @app.command()
 def batch(
-    experiment: Annotated[Optional[Path], typer.Argument(help="Experiment TOML file.")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="A built-in experiment: paper.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Trials at once.")] = None,
-    max_usd: Annotated[Optional[float], typer.Option("--max-usd", help="Stop scheduling past this spend.")] = None,
+    experiment: Annotated[Path | None, typer.Argument(help="Experiment TOML file.")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="A built-in experiment: paper.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Trials at once.")] = None,
+    max_usd: Annotated[float | None, typer.Option("--max-usd", help="Stop scheduling past this spend.")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local (process pool) or ray.")] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help="Ray head HOST:PORT.")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray head HOST:PORT.")] = None,
     unsafe_no_sandbox: Annotated[
         bool, typer.Option("--unsafe-no-sandbox", help="Run agent commands without bubblewrap.")
     ] = False,
@@ -99,7 +99,7 @@ def batch(
 @app.command()
 def status(
     db: DbOption = DEFAULT_DB,
-    experiment: Annotated[Optional[str], typer.Option("--experiment", "-e", help="Only this experiment id.")] = None,
+    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Only this experiment id.")] = None,
 ) -> None:
     """Per-cell coverage of the experiments in the store: successes, attempts, infra errors, next attempt."""
     if not db.exists():

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from orchbench.errors import UserError
 from orchbench.records import FINAL_STATUSES, Experiment, Trial, utcnow
@@ -131,7 +131,7 @@ class _Interrupts:
         self.count = 0
         self._old: Any = None
 
-    def __enter__(self) -> _Interrupts:
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -142,6 +142,15 @@ class _Interrupts:
     def __exit__(self, *exc: object) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+def check_cells_ready(exp: ResolvedExperiment, *, check_keys: bool = True) -> None:
+    """Sandbox, API keys, prices of every cell: a mistake fails with one line before anything runs."""
+    from orchbench.runner.trial import check_ready
+
+    for arm, task in exp.cells:
+        check_ready(exp.tasks[task], arm_for_cell(exp, arm, task), unsafe_no_sandbox=exp.spec.unsafe_no_sandbox,
+                    rate_card=exp.rate_card, check_key=check_keys)
 
 
 def make_backend(kind: str, workers: int, address: str | None = None) -> Backend:
@@ -173,6 +182,8 @@ def run_batch(
     from orchbench.store import Store
 
     n_workers = workers or exp.spec.workers
+    if trial_fn is None:
+        check_cells_ready(exp, check_keys=model_factory is None)
     backend = backend or make_backend("local", n_workers)
     policy = policy_of(exp)
     report = BatchReport(experiment=exp.id, states={}, policy=policy)
@@ -207,6 +218,7 @@ def run_batch(
                         attempt=attempt,
                         db=str(db) if backend.workers_write else None,
                         unsafe_no_sandbox=exp.spec.unsafe_no_sandbox,
+                        rate_card=exp.rate_card_spec,
                         model_factory=model_factory,
                         trial_fn=trial_fn,
                     )

@@ -105,6 +105,7 @@ class ResolvedExperiment:
     tasks: dict[str, Any]  # task name -> orchbench.tasks.spec.Task
     source: str = "<preset>"
     rate_card: Any = None
+    rate_card_spec: str | None = None  # as workers load it: a name or an absolute path
     cells: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -215,16 +216,16 @@ def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None
                 raise UserError(
                     f"{source}: key `turn_caps.{arm_name}.{task_name}`: no such task in `tasks` ({', '.join(tasks)})"
                 )
-    rate_card = None
-    if spec.rate_card is not None:
-        from orchbench.pricing import load_rate_card
+    from orchbench.pricing import load_rate_card
 
-        try:
-            rate_card = load_rate_card(_local_path(spec.rate_card, base))
-        except UserError as exc:
-            raise UserError(f"{source}: key `rate_card`: {exc}") from None
+    card_spec = _local_path(spec.rate_card, base) if spec.rate_card is not None else None
+    try:
+        rate_card = load_rate_card(card_spec)
+    except UserError as exc:
+        raise UserError(f"{source}: key `rate_card`: {exc}") from None
     cells = [(a, t) for a in arms for t in tasks]
-    return ResolvedExperiment(spec=spec, arms=arms, tasks=tasks, source=source, rate_card=rate_card, cells=cells)
+    return ResolvedExperiment(spec=spec, arms=arms, tasks=tasks, source=source, rate_card=rate_card,
+                              rate_card_spec=card_spec, cells=cells)
 
 
 def load_experiment(path: str | Path | None = None, *, preset_name: str | None = None, **overrides: Any) -> ResolvedExperiment:

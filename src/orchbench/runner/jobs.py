@@ -11,6 +11,7 @@ Two ways for records to reach the store, one per backend:
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -35,6 +36,7 @@ class TrialJob:
     attempt: int
     db: str | None = None  # the shared store (local backend); None: return the records
     unsafe_no_sandbox: bool = False
+    rate_card: str | None = None  # the card's spec (name or absolute path): each worker loads it once
     model_factory: Callable[..., Any] | None = None  # picklable (module-level); tests inject scripted models
     trial_fn: Callable[[TrialJob], Outcome] | None = None  # replaces run_trial (scheduling tests only)
 
@@ -45,6 +47,13 @@ class TrialJob:
     @property
     def task_name(self) -> str:
         return str(self.task.name)
+
+
+@functools.lru_cache(maxsize=8)
+def _rate_card(spec: str | None) -> Any:
+    from orchbench.pricing import load_rate_card
+
+    return load_rate_card(spec)
 
 
 def _run_trial(job: TrialJob, store: Any) -> Trial:
@@ -59,6 +68,7 @@ def _run_trial(job: TrialJob, store: Any) -> Trial:
         unsafe_no_sandbox=job.unsafe_no_sandbox,
         model_factory=job.model_factory,
         trial_id=job.trial_id,
+        rate_card=_rate_card(job.rate_card),
     )
 
 
@@ -97,6 +107,9 @@ def init_local_worker(parent_pid: int) -> None:
     restarted batch has already marked interrupted and re-run, duplicating them.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Out of the terminal's process group: Ctrl-C reaches the driver only, never a judge or agent
+    # command mid-run (the driver decides whether running trials finish or are killed).
+    os.setpgrp()
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL("libc.so.6", use_errno=True)

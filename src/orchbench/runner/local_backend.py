@@ -13,7 +13,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from orchbench.runner.jobs import TrialJob, init_local_worker, run_into_store
 
-_PRELOAD = ["orchbench.runner.jobs", "orchbench.runner.trial", "orchbench.store"]
+# "__main__": a script that passes run_batch a model factory of its own can have it unpickled in workers.
+_PRELOAD = ["__main__", "orchbench.runner.jobs", "orchbench.runner.trial", "orchbench.store"]
 
 
 class LocalBackend:
@@ -54,7 +55,7 @@ class LocalBackend:
             return
         if cancel:
             # Kill what runs: the driver marks those trials interrupted, to be run again.
-            for pid in list((getattr(pool, "_processes", None) or {})):
+            for pid in list(getattr(pool, "_processes", None) or {}):
                 try:
                     os.kill(pid, 9)
                 except ProcessLookupError:

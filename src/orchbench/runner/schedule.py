@@ -76,6 +76,8 @@ class CellState:
         """True if launching one more trial here keeps every rule of the policy."""
         if self.infra_errors > policy.infra_retries:
             return False
+        if self.infra_errors and self.running:
+            return False  # after an infra error, probe one trial at a time rather than hammer a failing provider
         if self.successes + self.running >= policy.target_successes:
             return False
         return self.attempts + self.running < policy.max_attempts

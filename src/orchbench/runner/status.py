@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from orchbench.records import Trial
 from orchbench.runner.experiment import ExperimentFile
-from orchbench.runner.schedule import CellKey, CellState, Policy, cell_states
+from orchbench.runner.schedule import CellKey, CellState, InFlight, Policy, cell_states
 
 
 @dataclass
@@ -52,7 +52,5 @@ def coverage(store: Any, experiment: str | None = None) -> list[Coverage]:
     return out
 
 
-def _as_in_flight(t: Trial) -> Any:
-    from orchbench.runner.schedule import InFlight
-
+def _as_in_flight(t: Trial) -> InFlight:
     return InFlight(t.id, t.arm, t.task, t.attempt, live_cost=t.total_cost)

@@ -48,25 +48,35 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def cached_dir(kind: str, key: str, build: Callable[[Path], None]) -> Path:
-    """The directory `<cache>/<kind>/<key>`, built by `build(tmpdir)` the first time only.
+READY = ".orchbench-ready"
 
-    `build` fills an empty temporary directory; it is renamed into place only when `build` returns,
-    so a crash leaves no half-built entry behind.
+
+def cached_dir(kind: str, key: str, build: Callable[[Path], None], *, in_place: bool = False) -> Path:
+    """The directory `<cache>/<kind>/<key>`, built by `build(dir)` the first time only.
+
+    By default `build` fills an empty temporary sibling that is renamed into place when it returns,
+    so a crash leaves no half-built entry. Things that must not move once built (a venv's scripts
+    hold its absolute path) use `in_place=True`: built at the final path, a marker written last,
+    and an entry without the marker is wiped and rebuilt.
     """
     parent = cache_root() / kind
     final = parent / key
-    if final.is_dir():
+    if (final / READY).exists():
         return final
+    parent.mkdir(parents=True, exist_ok=True)
     with file_lock(parent / f".{key}.lock"):
-        if final.is_dir():  # another process built it while we waited
+        if (final / READY).exists():  # another process built it while we waited
             return final
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=parent))
+        shutil.rmtree(final, ignore_errors=True)
+        work = final if in_place else Path(tempfile.mkdtemp(prefix=f".{key}.", dir=parent))
+        work.mkdir(exist_ok=True)
         try:
-            build(tmp)
-            os.rename(tmp, final)
+            build(work)
+            (work / READY).write_text("")
+            if not in_place:
+                os.rename(work, final)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
             raise
     return final
 

@@ -16,10 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchbench.errors import UserError
-try:
-    from orchbench.judge.spec import JudgeSpec
-except ImportError:  # the judge area's module is not there yet
-    from orchbench.tasks._judge_fallback import JudgeSpec  # type: ignore[assignment]
+from orchbench.judge.spec import JudgeSpec
 
 
 class _Strict(BaseModel):

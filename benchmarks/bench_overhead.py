@@ -1,0 +1,158 @@
+"""Per-trial overhead of the harness itself: everything but model calls and commands.
+
+A trial of the oracle arm on a tiny repo (tests/fakes/tinytask) runs N editor turns through the
+real run_trial: workspace set-up, the loop, the editor tool, call records priced and written to a
+real SQLite store, the trial record. Time spent in model calls (scripted: near zero) and in
+commands (the judge; no bash is used) is measured and subtracted. The rest is the overhead.
+
+Baseline, same run: a bare loop doing the same model calls and editor runs on a plain copy of the
+repo, with no records, store, pricing or workspace machinery. Target: overhead < 0.5 s per trial.
+
+    python benchmarks/bench_overhead.py [--trials 5] [--turns 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "fakes" / "tinytask" / "tiny.toml"
+OUT = ROOT / "benchmarks" / "results" / "bench_overhead.md"
+TARGET_S = 0.5
+
+
+class Timed:
+    """Wraps a callable and sums the time spent inside it."""
+
+    def __init__(self, fn):
+        self.fn, self.total = fn, 0.0
+
+    def __call__(self, *a, **k):
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*a, **k)
+        finally:
+            self.total += time.perf_counter() - t0
+
+
+def reference(task, turns: int) -> list[dict]:
+    view = {"tool": "str_replace_editor", "input": {"command": "view", "path": "calc/__init__.py"}}
+    fix = task.reference[1].model_dump()
+    return [view] * (turns - 2) + [fix]
+
+
+def harness_trial(task, arm, ref, store, card) -> dict[str, float]:
+    import orchbench.judge.run as judge_run
+    from orchbench.models.scripted import OracleModel
+    from orchbench.runner.trial import run_trial
+
+    model = OracleModel(ref)
+    model.complete = Timed(model.complete)  # type: ignore[method-assign]
+    real_judge = judge_run.run_judge
+    judge = Timed(real_judge)
+    judge_run.run_judge = judge
+    try:
+        t0 = time.perf_counter()
+        trial = run_trial(task, arm, store=store, rate_card=card, env={}, model_factory=lambda cfg, role: model)
+        wall = time.perf_counter() - t0
+    finally:
+        judge_run.run_judge = real_judge
+    assert trial.status == "success", (trial.status, trial.error, trial.failure_reason)
+    return {"wall": wall, "model": model.complete.total, "commands": judge.total,
+            "overhead": wall - model.complete.total - judge.total, "calls": trial.iterations}
+
+
+def bare_trial(task, ref) -> dict[str, float]:
+    """The floor: the same model answers and editor runs, nothing recorded."""
+    from orchbench.agent.tools import EditorTool
+    from orchbench.models.scripted import OracleModel
+
+    src = task.base_dir() / task.source.path
+    tmp = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+    try:
+        t0 = time.perf_counter()
+        shutil.copytree(src, tmp / "repo")
+        editor = EditorTool(tmp / "repo")
+        model = OracleModel(ref)
+        messages: list[dict] = [{"role": "user", "content": task.prompt}]
+        tools = [editor.schema()]
+        while True:
+            resp = model.complete(system="", messages=messages, tools=tools)
+            messages.append({"role": "assistant", "content": resp.content})
+            if not resp.tool_uses:
+                break
+            results = [{"type": "tool_result", "tool_use_id": u["id"], "content": editor.run(u["input"]).text}
+                       for u in resp.tool_uses]
+            messages.append({"role": "user", "content": results})
+        return {"wall": time.perf_counter() - t0}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--turns", type=int, default=40)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+
+    from orchbench.arms import load_arm
+    from orchbench.pricing import load_rate_card
+    from orchbench.store import Store
+    from orchbench.tasks.spec import load_task
+
+    task = load_task(str(TINY))
+    arm = load_arm("oracle")
+    card = load_rate_card("paper-2026-06")
+    ref = reference(task, args.turns)
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp, Store(Path(tmp) / "b.db") as store:
+        harness_trial(task, arm, ref, store, card)  # warm: base cache, venv, imports
+        bare_trial(task, ref)
+        rows = [harness_trial(task, arm, ref, store, card) for _ in range(args.trials)]
+        bare = [bare_trial(task, ref)["wall"] for _ in range(args.trials)]
+
+    med = {k: statistics.median(r[k] for r in rows) for k in ("wall", "model", "commands", "overhead")}
+    base = statistics.median(bare)
+    ratio = med["overhead"] / base if base > 0 else float("inf")
+    per_call_ms = 1000 * (med["overhead"] - base) / args.turns
+    verdict = "PASS" if med["overhead"] < TARGET_S else "FAIL"
+    lines = [
+        "# Harness overhead per trial",
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} "
+        f"({os.cpu_count()} cores, Python {platform.python_version()}), `python benchmarks/bench_overhead.py "
+        f"--trials {args.trials} --turns {args.turns}`.",
+        "",
+        f"Oracle arm on the tiny repo, {args.turns} model turns (editor calls), real workspace, sandbox-free "
+        "editor, SQLite store, paper rate card. Model and command time are measured and subtracted.",
+        "",
+        "| | median s |",
+        "|---|---|",
+        f"| trial wall time | {med['wall']:.3f} |",
+        f"| in model calls (scripted) | {med['model']:.4f} |",
+        f"| in commands (judge) | {med['commands']:.3f} |",
+        f"| **harness overhead** | **{med['overhead']:.3f}** |",
+        f"| baseline: bare loop, same turns, no records | {base:.3f} |",
+        "",
+        f"Overhead / bare loop = {ratio:.1f}x; {per_call_ms:.2f} ms per call above the bare loop "
+        "(record, price, store, trial bookkeeping). "
+        f"Target < {TARGET_S} s per trial: **{verdict}**.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        OUT.write_text(text)
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
