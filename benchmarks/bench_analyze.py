@@ -150,7 +150,9 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.out:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                   f"load average {load} (other work shares the cores: the ratio is the stable figure)")
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(

@@ -148,7 +148,7 @@ def drive(exp: str, db: str, delay: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--delay", type=float, default=5.0, help="seconds each model call takes")
+    ap.add_argument("--delay", type=float, default=10.0, help="seconds each model call takes")
     ap.add_argument("--trials", type=int, default=16)
     ap.add_argument("--out", type=Path, default=HERE.parent / "results" / "bench_batch.md")
     args = ap.parse_args()

@@ -135,3 +135,16 @@ def test_delegate_rejects_an_empty_instruction(tmp_path):
     tool = DelegateTool(None, [], root=tmp_path, policy=ReturnPolicy(), cap=1, recorder=Recorder("x"))  # type: ignore[arg-type]
     out = tool.run({"instruction": "  "})
     assert out.is_error and "instruction" in out.text
+
+
+def test_executor_provider_failure_ends_the_trial_as_infra_error(tmp_path):
+    from orchbench.models.base import InfraError
+    from tests.fakes._http import Fault
+
+    script = SolutionPolicy(REFERENCE)
+
+    def policy(view):
+        return Fault("credit") if view.model.startswith("claude-haiku") else script(view)
+
+    with pytest.raises(InfraError, match="credit balance"):
+        run(tmp_path, ReturnPolicy(), script=policy)

@@ -143,3 +143,12 @@ def test_bootstrap_order_statistic_draw_matches_direct_resampling(n):
     fast = bootstrap_median_ci(x, method="order_statistic", resamples=100_000, seed=6)
     # Same distribution: the CI endpoints are data values (or midpoints) and agree.
     assert fast == pytest.approx(direct, rel=0.05)
+
+
+def test_large_samples_without_ties_use_the_asymptotic_p():
+    rng = np.random.default_rng(11)
+    x, y = rng.random(300), rng.random(300) + 0.1
+    r = mann_whitney(x, y)
+    assert not r.ties and r.p_method == "asymptotic" and r.p_exact is None
+    assert r.p < 0.01
+    assert r.p_normal_approx == pytest.approx(r.p, rel=0.05)

@@ -110,3 +110,18 @@ def test_inline_arm_and_duplicate_names(tmp_path: Path, task: Path) -> None:
     exp_path.write_text(f'arms = [{{ name = "E", orchestrator = {{ model = "x" }} }}]\ntasks = ["{task}"]\n')
     with pytest.raises(UserError, match="arms.0"):
         load_experiment(exp_path)
+
+
+def test_batch_and_status_through_the_cli(tmp_path: Path, task: Path) -> None:
+    """The oracle arm needs no API key: `orchbench batch` runs real trials, `status` shows the cells."""
+    exp = write_experiment(tmp_path, [task], name="cli", arms=["oracle"], target_successes=2, max_attempts=2,
+                           workers=2)
+    proc = orchbench("batch", str(exp), "--db", "cli.db", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "started 2 trial(s); stopped: done" in proc.stdout
+    again = orchbench("batch", str(exp), "--db", "cli.db", cwd=tmp_path)
+    assert "started 0 trial(s); stopped: done" in again.stdout
+    status = orchbench("status", "--db", "cli.db", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    row = next(line for line in status.stdout.splitlines() if "tiny-pass" in line)
+    assert "oracle" in row and "2/2" in row and "done" in row

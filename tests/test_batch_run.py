@@ -84,6 +84,17 @@ def test_crash_in_worker_is_infra_error_with_text(tmp_path: Path) -> None:
     assert all("harness bug (scripted)" in (r.error or "") for r in rows)
 
 
+def test_dead_worker_is_infra_error_and_the_pool_recovers(tmp_path: Path) -> None:
+    exp = experiment(tmp_path, ["die-1", "pass-1"], arms=["A"], target_successes=1, max_attempts=1,
+                     infra_retries=1, workers=1)
+    report = run_batch(exp, tmp_path / "d.db", trial_fn=scripted_trial)
+    die = report.states[("A", "die-1")]
+    assert (die.infra_errors, die.attempts) == (2, 0) and die.status(report.policy) == "gave up (infra)"
+    assert report.states[("A", "pass-1")].successes == 1
+    with Store(tmp_path / "d.db") as s:
+        assert all("worker process died" in (t.error or "") for t in s.trials(task="die-1"))
+
+
 def test_stale_running_rows_are_marked_interrupted_and_rerun(tmp_path: Path) -> None:
     from orchbench.records import Trial
 

@@ -31,6 +31,9 @@ def make_task(root: Path, name: str, *, passes: bool) -> Path:
         "[[judge.commands]]\n"
         'name = "check"\n'
         f'run = ["python", "-c", "{code}"]\n'
+        "[[reference]]\n"  # what the oracle arm applies: harmless, the judge decides alone
+        'tool = "bash"\n'
+        'input = { command = "echo done" }\n'
     )
     return path
 
@@ -94,7 +97,7 @@ class SlowFactory:
 
 def slot_outcome(task: str, attempt: int) -> str:
     """Deterministic per slot: "pass*" tasks succeed, "fail*" fail, "flaky*" fail on even attempts,
-    "infra*" end in infra_error, "crash*" raise inside the worker."""
+    "infra*" end in infra_error, "crash*" raise inside the worker, "die*" kill the worker."""
     if task.startswith("pass"):
         return "success"
     if task.startswith("flaky"):
@@ -103,6 +106,8 @@ def slot_outcome(task: str, attempt: int) -> str:
         return "infra_error"
     if task.startswith("crash"):
         raise RuntimeError("harness bug (scripted)")
+    if task.startswith("die"):
+        os._exit(3)  # the worker process itself dies (OOM kill, segfault)
     return "failure"
 
 

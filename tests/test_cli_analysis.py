@@ -120,3 +120,93 @@ def test_analyze_a_store(tmp_path, paper_dir, capsys):
     from_db = json.loads(out)
     code, out, err = run_cli(["analyze", "--results", str(paper_dir), "--json"], capsys)
     assert from_db["cells"] == json.loads(out)["cells"]
+
+
+def test_rate_card_reprices_a_store_per_call(tmp_path, capsys):
+    store_mod = pytest.importorskip("orchbench.store")
+    pytest.importorskip("orchbench.pricing")
+    from orchbench.records import Call, Trial, Usage
+
+    db = tmp_path / "calls.db"
+    with store_mod.Store(db) as s:
+        for k, arm in enumerate(["opus-solo", "opus-solo", "haiku-solo"]):
+            model = "claude-opus-4-7" if arm == "opus-solo" else "claude-haiku-4-5"
+            t = Trial(id=f"t{k}", arm=arm, task="x", status="running", models={"orchestrator": model})
+            s.start_trial(t)
+            for turn in range(2):  # recorded at a bogus $999 per call
+                s.add_call(Call(trial_id=t.id, role="orchestrator", turn=turn, model=model,
+                                usage=Usage(input=1_000_000, cache_read=1_000_000), cost_usd=999.0))
+            s.finish_trial(t.model_copy(update={"status": "success", "wall_s": 10.0, "iterations": 2}))
+    code, out, err = run_cli(["analyze", "--db", str(db), "--json"], capsys)
+    assert code == 0, err
+    recorded = {c["arm"]: c["cost_median"] for c in json.loads(out)["cells"]}
+    assert recorded == {"haiku-solo": pytest.approx(1998.0), "opus-solo": pytest.approx(1998.0)}
+    code, out, err = run_cli(["analyze", "--db", str(db), "--json", "--rate-card", "paper-2026-06"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["rate_card"] == "paper-2026-06"
+    repriced = {c["arm"]: c["cost_median"] for c in doc["cells"]}
+    # per call: 1M input + 1M cache read; Opus $15 + $1.50, Haiku $1 + $0.10; two calls each
+    assert repriced == {"opus-solo": pytest.approx(33.0), "haiku-solo": pytest.approx(2.2)}
+    assert {c["arm"]: c["orchestrator_tokens_median"] for c in doc["cells"]} == {
+        "opus-solo": 4_000_000, "haiku-solo": 4_000_000}
+
+
+def test_unknown_model_when_repricing_is_one_line(tmp_path, capsys):
+    pytest.importorskip("orchbench.pricing")
+    f = tmp_path / "r.jsonl"
+    f.write_text(json.dumps({"arm": "A", "task": "t", "success": True, "wall_sec": 1, "iterations": 1,
+                             "usage_by_role": {"mystery-model-9000": {"input_tokens": 5, "output_tokens": 5}},
+                             "cost_usd_by_role": {"mystery-model-9000": 0.1}, "total_cost_usd": 0.1}) + "\n")
+    one_line_error(*run_cli(["analyze", "--results", str(f), "--rate-card", "paper-2026-06"], capsys),
+                   "mystery-model-9000")
+    code, out, err = run_cli(["analyze", "--results", str(f), "--json"], capsys)  # recorded costs need no card
+    assert code == 0, err
+    assert json.loads(out)["cells"][0]["cost_median"] == 0.1
+
+
+def test_rate_card_file_with_a_negative_price_is_one_line(tmp_path, paper_dir, capsys):
+    pytest.importorskip("orchbench.pricing")
+    card = tmp_path / "card.toml"
+    card.write_text('[models."claude-opus-4-7"]\ninput = -1.0\noutput = 5.0\n')
+    one_line_error(*run_cli(["analyze", "--results", str(paper_dir), "--rate-card", str(card)], capsys),
+                   str(card.name))
+
+
+def test_not_an_orchbench_database_is_one_line(tmp_path, capsys):
+    pytest.importorskip("orchbench.store")
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE stuff (x)")
+    before = db.read_bytes()
+    one_line_error(*run_cli(["analyze", "--db", str(db)], capsys), "other.db")
+    assert db.read_bytes() == before  # nothing touched
+
+
+def test_names_that_look_like_markup_or_math(tmp_path, capsys):
+    """Arm / task names are user text: rich markup and matplotlib mathtext must not touch them."""
+    lines = []
+    for arm in ("[bold]arm[/bold]", r"$\frac{x}$"):
+        for k, ok in enumerate([True, True, False]):
+            lines.append({"arm": arm, "task": "<task&1>", "trial": k, "success": ok, "wall_sec": 10.0 + k,
+                          "iterations": 3, "usage_by_role": {"m": {"input_tokens": 1, "output_tokens": 1}},
+                          "cost_usd_by_role": {"m": 0.5 + k}, "total_cost_usd": 0.5 + k})
+    f = tmp_path / "odd.jsonl"
+    f.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, out, err = run_cli(["analyze", "--results", str(f)], capsys)
+    assert code == 0, err
+    assert "[bold]arm[/bold]" in out and r"$\frac{x}$" in out
+    code, _, err = run_cli(["report", "--out", str(tmp_path / "rep"), "--results", str(f)], capsys)
+    assert code == 0, err
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "&lt;task&amp;1&gt;" in html and "<task&1>" not in html
+
+
+def test_orchbench_db_in_the_environment_does_not_block_results(tmp_path, paper_dir, capsys, monkeypatch):
+    monkeypatch.setenv("ORCHBENCH_DB", str(tmp_path / "elsewhere.db"))
+    code, out, err = run_cli(["analyze", "--results", str(paper_dir), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["n_trials"] == 40
+    one_line_error(*run_cli(["analyze"], capsys), "elsewhere.db")  # and it is the default store

@@ -60,6 +60,8 @@ COMMANDS: dict[str, dict[str, Any]] = {
     "format": {"name": "format", "run": ["python", "-m", "ruff", "format", "--check", "pkg"],
                "parser": "ruff-format", "required": False},
     "pytest": {"name": "pytest", "run": ["python", "-m", "pytest", "-p", "no:cacheprovider"], "parser": "pytest"},
+    # Cheap stand-in where the test is about rules or the cache, not the tools (pytest starts in ~1.5 s).
+    "smoke": {"name": "smoke", "run": ["python", "-c", "import pkg; assert pkg.add(1, 2) == 3"]},
 }
 T1_RULES = {"forbid_new": ["type: ignore", "noqa"], "allowed_paths": ["pkg/", "tests/"],
             "no_deleted_tests": True, "no_skipped_tests": True}
@@ -111,7 +113,7 @@ BROKEN = {
 
 
 def _tool(argv: list[str], cwd: Path) -> str:
-    r = subprocess.run([sys.executable, "-m", *argv], cwd=cwd, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", *argv], check=False, cwd=cwd, capture_output=True, text=True)
     return r.stdout + r.stderr
 
 
@@ -164,7 +166,7 @@ def test_green_repo_passes_and_exit_codes_decide(tmp_path: Path) -> None:
 
 @needs_bwrap
 def test_the_workspace_package_is_the_one_imported(tmp_path: Path) -> None:
-    task = make_task()
+    task = make_task(["smoke"])
     probe = {"name": "where", "run": ["bash", "-c", "cd / && python -c 'import pkg; print(pkg.__file__)'"]}
     task.judge.commands.append(type(task.judge.commands[0]).model_validate(probe))
     ws = make_ws(tmp_path, task)
@@ -175,7 +177,7 @@ def test_the_workspace_package_is_the_one_imported(tmp_path: Path) -> None:
 
 @needs_bwrap
 def test_verdict_cache_hit_and_invalidation(tmp_path: Path) -> None:
-    ws = make_ws(tmp_path)
+    ws = make_ws(tmp_path, make_task(["smoke"]))
     first = judge(ws, tmp_path)
     assert first.passed and not first.cached
     again = judge(ws, tmp_path)
@@ -183,6 +185,15 @@ def test_verdict_cache_hit_and_invalidation(tmp_path: Path) -> None:
     (ws.root / "pkg" / "__pycache__").mkdir(exist_ok=True)  # noise does not invalidate
     assert judge(ws, tmp_path).cached
     edit(ws, "pkg/core.py", "return a + b", "return b + a")
+    changed = judge(ws, tmp_path)
+    assert not changed.cached and changed.passed
+    edit(ws, "pkg/core.py", "return b + a", "return b - a")
+    changed = judge(ws, tmp_path)
+    assert not changed.cached and not changed.passed
+    edit(ws, "pkg/core.py", "return b - a", "return b + a")
+    changed = judge(ws, tmp_path)  # back to a state judged before
+    assert changed.cached and changed.passed
+    (ws.root / "pkg" / "core.py").chmod(0o755)  # the mode bit is part of the tree
     changed = judge(ws, tmp_path)
     assert not changed.cached and changed.passed
     assert not judge(ws, tmp_path, cache=False).cached
@@ -238,6 +249,7 @@ MOVED_OK = {
     "pkg/util.py": "def other() -> int:\n    return 1\n",
     "pkg/_moved.py": "def twice(a: int) -> int:\n    return a + a\n",
     "pkg/user.py": "from ._moved import (\n    other_name,\n    twice as t,\n)\n",
+    "tests/test_core.py": FILES["tests/test_core.py"].replace("pkg.util import", "pkg._moved import"),
 }
 
 
@@ -291,19 +303,23 @@ def test_imported_names_resolves_relative_imports() -> None:
 
 @needs_bwrap
 def test_structural_checks_through_the_judge(tmp_path: Path) -> None:
-    task = make_task(checks=[
+    task = make_task(["smoke"], checks=[
         {"name": "function_exported", "params": {"function": "banner", "package": "pkg"}},
         {"name": "tests_pass", "params": {"path": "tests/test_feature.py"}},
     ])
     ws = make_ws(tmp_path, task)
     assert judge(ws, tmp_path, cache=False).passed
+    (ws.root / "pkg" / "banner.py").write_text("def banner() -> str:\n    raise RuntimeError('no')\n")
+    v = judge(ws, tmp_path, cache=False)
+    assert "check function_exported: pkg.banner() failed: RuntimeError: no" in v.failure_reasons
+    (ws.root / "pkg" / "banner.py").write_text(FILES["pkg/banner.py"])
     edit(ws, "pkg/__init__.py", "from pkg.banner import banner as banner\n", "")
     v = judge(ws, tmp_path, cache=False)
     assert not v.passed
     assert any(r.startswith("check function_exported: pkg.banner() failed") for r in v.failure_reasons)
     assert any(r.startswith("check tests_pass: tests/test_feature.py") for r in v.failure_reasons)
-    # commands_only: the checks and rules are skipped (verifying a base)
-    assert judge(ws, tmp_path, cache=False, commands_only=True).failure_reasons == ["command-failed: pytest exited 1"]
+    # commands_only: the checks and rules are skipped (verifying a base, where a check may be red)
+    assert judge(ws, tmp_path, cache=False, commands_only=True).passed
 
 
 def test_unknown_check_is_a_user_error(tmp_path: Path) -> None:

@@ -118,9 +118,8 @@ def test_retry_after_header_is_honoured():
                                          ("drop", "connection error"), ("429", "rate_limit_error")])
 def test_retries_exhausted_raise_infra_error_with_the_text(kind, expect):
     retry, sleeps = fast_retry(2)
-    with FakeAnthropic([Fault(kind)] * 3) as srv:
-        with pytest.raises(InfraError) as err:
-            model(srv, retry=retry).complete(system="s", messages=conversation(0), tools=[])
+    with FakeAnthropic([Fault(kind)] * 3) as srv, pytest.raises(InfraError) as err:
+        model(srv, retry=retry).complete(system="s", messages=conversation(0), tools=[])
     assert len(srv.requests) == 3 and len(sleeps) == 2
     assert expect in str(err.value) and "gave up after 3 attempts" in str(err.value)
 
@@ -128,23 +127,21 @@ def test_retries_exhausted_raise_infra_error_with_the_text(kind, expect):
 @pytest.mark.parametrize("kind,expect", [("credit", CREDIT_MESSAGE), ("auth", "authentication_error")])
 def test_credit_and_auth_fail_at_once(kind, expect):
     retry, sleeps = fast_retry()
-    with FakeAnthropic([Fault(kind), text("never")]) as srv:
-        with pytest.raises(InfraError) as err:
-            model(srv, retry=retry).complete(system="s", messages=conversation(0), tools=[])
+    with FakeAnthropic([Fault(kind), text("never")]) as srv, pytest.raises(InfraError) as err:
+        model(srv, retry=retry).complete(system="s", messages=conversation(0), tools=[])
     assert len(srv.requests) == 1 and sleeps == []
     assert expect in str(err.value)
 
 
 def test_wrong_key_is_an_auth_infra_error():
-    with FakeAnthropic([text("never")], api_key="right") as srv:
-        with pytest.raises(InfraError, match="HTTP 401 authentication_error"):
-            model(srv).complete(system="s", messages=conversation(0), tools=[])
+    with FakeAnthropic([text("never")], api_key="right") as srv, \
+            pytest.raises(InfraError, match="HTTP 401 authentication_error"):
+        model(srv).complete(system="s", messages=conversation(0), tools=[])
 
 
 def test_prompt_too_long_is_the_agents_context_overflow():
-    with FakeAnthropic([Fault("context")]) as srv:
-        with pytest.raises(ContextOverflow, match="prompt is too long"):
-            model(srv).complete(system="s", messages=conversation(0), tools=[])
+    with FakeAnthropic([Fault("context")]) as srv, pytest.raises(ContextOverflow, match="prompt is too long"):
+        model(srv).complete(system="s", messages=conversation(0), tools=[])
 
 
 def test_slow_reply_times_out_and_is_retried():
@@ -165,3 +162,15 @@ def test_usage_sum_normalises_to_records_usage():
         r = model(srv).complete(system="abcd" * 10, messages=[{"role": "user", "content": "q" * 8}], tools=[])
     # 40 chars of system = 10 tokens, 8 chars of user = 2, nothing cacheable; 400 chars out = 100.
     assert r.usage == Usage(input=12, output=100)
+
+
+def test_caching_never_touches_the_loops_history():
+    import copy
+
+    msgs = conversation(3)
+    tools = [dict(t) for t in TOOLS]
+    before = (copy.deepcopy(msgs), copy.deepcopy(tools))
+    with FakeAnthropic([text("a")]) as srv:
+        model(srv).complete(system=SYSTEM, messages=msgs, tools=tools)
+    assert (msgs, tools) == before
+    assert breakpoints(srv.bodies[0]) == ["tools[1]", "system[0]", "messages[6][0]"]

@@ -96,25 +96,22 @@ def test_transient_faults_are_retried(fault):
 
 
 def test_exhausted_retries_keep_the_error_text():
-    with FakeOpenAI([Fault("500")] * 3) as srv:
-        with pytest.raises(InfraError, match="The server had an error"):
-            model(srv).complete(system="", messages=MESSAGES[:1], tools=[])
+    with FakeOpenAI([Fault("500")] * 3) as srv, pytest.raises(InfraError, match="The server had an error"):
+        model(srv).complete(system="", messages=MESSAGES[:1], tools=[])
     assert len(srv.requests) == 3
 
 
 @pytest.mark.parametrize("kind,expect", [("credit", "insufficient_quota"), ("auth", "invalid_api_key")])
 def test_quota_and_auth_fail_at_once(kind, expect):
     sleeps = Sleeps()
-    with FakeOpenAI([Fault(kind), text("never")]) as srv:
-        with pytest.raises(InfraError, match=expect):
-            model(srv, sleeps).complete(system="", messages=MESSAGES[:1], tools=[])
+    with FakeOpenAI([Fault(kind), text("never")]) as srv, pytest.raises(InfraError, match=expect):
+        model(srv, sleeps).complete(system="", messages=MESSAGES[:1], tools=[])
     assert len(srv.requests) == 1 and sleeps == []
 
 
 def test_context_length_is_context_overflow():
-    with FakeOpenAI([Fault("context")]) as srv:
-        with pytest.raises(ContextOverflow):
-            model(srv).complete(system="", messages=MESSAGES[:1], tools=[])
+    with FakeOpenAI([Fault("context")]) as srv, pytest.raises(ContextOverflow):
+        model(srv).complete(system="", messages=MESSAGES[:1], tools=[])
 
 
 def test_ollama_is_reached_through_ollama_host():

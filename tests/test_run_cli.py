@@ -22,7 +22,7 @@ TINY = str(Path(__file__).parent / "fakes" / "tinytask" / "tiny.toml")
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")}
     full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "orchbench", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "orchbench", *args], check=False, capture_output=True, text=True,
                           env=full, timeout=120)
 
 
@@ -57,7 +57,7 @@ def test_oracle_run_then_show(tmp_path):
     db = str(tmp_path / "o.db")
     r = invoke("run", "--arm", "oracle", "--task", TINY, "--db", db, "--trials", "2")
     assert r.exit_code == 0, r.output
-    ids = re.findall(r"^(oracle-tiny-calc-\w+)\s+success", r.output, re.M)
+    ids = re.findall(r"^(oracle-tiny-calc-\w+)\s+success", r.output, re.MULTILINE)
     assert len(ids) == 2
     with Store(db, readonly=True) as s:
         assert [t.attempt for t in sorted(s.trials(), key=lambda t: t.attempt)] == [0, 1]
@@ -75,7 +75,7 @@ def test_arm_c_through_base_url_then_show_the_handback(tmp_path):
         r = invoke("run", "--arm", "C", "--task", TINY, "--db", db, "--base-url", srv.base_url,
                    "--rate-card", "paper-2026-06", env={"ANTHROPIC_API_KEY": "sk-test"})
     assert r.exit_code == 0, r.output
-    (tid,) = re.findall(r"^(C-tiny-calc-\w+)\s+success", r.output, re.M)
+    (tid,) = re.findall(r"^(C-tiny-calc-\w+)\s+success", r.output, re.MULTILINE)
     with Store(db, readonly=True) as s:
         trial = s.trial(tid)
         calls = s.calls(tid)

@@ -164,3 +164,27 @@ def test_unknown_model_price_fails_before_the_trial(task, card):
     arm = arm.model_copy(update={"orchestrator": arm.orchestrator.model_copy(update={"model": "claude-nova-9"})})
     with pytest.raises(UserError, match="claude-nova-9"):
         run_trial(task, arm, rate_card=card, env=KEY)
+
+
+def test_arm_b_opus_with_a_local_executor_over_ollama(task, store, card):
+    """Arm B's shape: Anthropic orchestrator, OpenAI-compatible executor found through OLLAMA_HOST,
+    transcript_tail hand-back, executor tokens free, orchestrator pays to re-read the hand-back."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    policy = SolutionPolicy(task.reference, final_text="Fixed add.")
+    with FakeAnthropic(policy=policy, min_cacheable=200) as opus, FakeOpenAI(policy=policy) as qwen:
+        arm = load_arm("B").with_base_url(opus.base_url)
+        env = {**KEY, "OLLAMA_HOST": f"127.0.0.1:{qwen.port}"}
+        t = run_trial(task, arm, store=store, rate_card=card, env=env, retry=fast())
+    assert t.status == "success", (t.error, t.failure_reason)
+    calls = sorted(store.calls(t.id), key=lambda c: c.started_at)
+    ex = [c for c in calls if c.role == "executor"]
+    orch = [c for c in calls if c.role == "orchestrator"]
+    assert [c.usage for c in ex] == qwen.billed and [c.usage for c in orch] == opus.billed
+    assert {c.model for c in ex} == {"qwen3.5:9b"} and all(c.cost_usd == 0 for c in ex)
+    hb = orch[0].tool_results[0]["content"]
+    assert hb.endswith("[exit status: 0]") and "$ python -m unittest" in hb and len(hb) <= 4000 + 60
+    assert orch[0].handback_chars == len(hb)
+    # the hand-back is part of what the orchestrator's last call had to read
+    assert opus.bodies[-1]["messages"][-1]["content"][0]["content"] == hb
+    assert store.trial(t.id).cost["executor"] == 0

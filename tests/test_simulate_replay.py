@@ -9,7 +9,7 @@ gap that outlives the 5-minute TTL. Replay sees only the recorded Calls.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,6 @@ from orchbench.models.caching import apply_caching
 from orchbench.records import Call, Usage
 from orchbench.simulate.billing import PromptCache, min_cacheable_for
 from orchbench.simulate.replay import replay
-
 from tests.fakes.anthropic_server import output_tokens, request_blocks
 
 OPUS, HAIKU = "claude-opus-4-7", "claude-haiku-4-5-20251001"
@@ -49,7 +48,7 @@ class Recorder:
             trial_id="t", role=role, turn=self.turns[role], model=model,
             usage=Usage(input=u.input, cache_write=u.cache_write, cache_read=u.cache_read,
                         output=output_tokens(content)),
-            started_at=datetime.fromtimestamp(now, timezone.utc),
+            started_at=datetime.fromtimestamp(now, UTC),
             tool_names=[b["name"] for b in content if b["type"] == "tool_use"],
             content=content, tool_results=results, parent_turn=parent, handback_chars=handback,
         )
@@ -57,7 +56,8 @@ class Recorder:
         self.calls.append(call)
 
 
-def record_trial(*, handback_chars: int = 4000, ttl: str = "5m", seed: int = 7) -> list[Call]:
+def record_trial(*, handback_chars: int = 4000, ttl: str = "5m", seed: int = 7,
+                 delegate_turns: tuple[int, ...] = (2, 5, 13), trial_id: str = "t") -> list[Call]:
     rng = random.Random(seed)
     rec = Recorder(ttl)
     o_tools = [_tool("str_replace_editor", 900), _tool("bash", 600), _tool("delegate_to_executor", 700)]
@@ -67,7 +67,7 @@ def record_trial(*, handback_chars: int = 4000, ttl: str = "5m", seed: int = 7) 
     now = 1_000_000.0
     for turn in range(18):
         n_uses = 12 if turn == 9 else rng.choice([1, 1, 2])  # turn 9: 24 blocks, past the lookback
-        delegate = turn in (2, 5, 13)
+        delegate = turn in delegate_turns
         uses = [{"type": "tool_use", "id": f"o{turn}_{k}",
                  "name": "delegate_to_executor" if delegate and k == 0 else "bash",
                  "input": {"command": "x" * rng.randint(10, 400)}} for k in range(n_uses)]
@@ -100,7 +100,7 @@ def record_trial(*, handback_chars: int = 4000, ttl: str = "5m", seed: int = 7) 
         now += 400.0 if turn == 15 else rng.uniform(3, 40)  # one idle gap outlives the 5-minute TTL
     final = [{"type": "text", "text": "done"}]
     rec.request("orchestrator", OPUS, o_sys, o_tools, messages, final, [], now)
-    return rec.calls
+    return [c.model_copy(update={"trial_id": trial_id}) for c in rec.calls]
 
 
 def _fix_order(calls: list[Call]) -> list[Call]:
@@ -155,3 +155,34 @@ def test_negative_cap_and_unknown_model_are_user_errors() -> None:
     with pytest.raises(UserError, match="mystery-model"):
         replay(odd)
     assert replay(odd, min_cacheable=2048).steps
+
+
+def test_trial_recorded_through_the_sdk_against_the_loopback_server_is_reproduced(tmp_path) -> None:
+    """The real agent loop, the real anthropic SDK, the loopback server billing with PromptCache."""
+    from orchbench.agent.orchestrate import orchestrator_agent
+    from orchbench.agent.recorder import Recorder as CallRecorder
+    from orchbench.agent.returns import ReturnPolicy
+    from orchbench.models.anthropic_api import AnthropicModel
+    from orchbench.models.base import RetryPolicy
+    from tests.fakes.anthropic_server import FakeAnthropic
+    from tests.fakes.policies import SolutionPolicy
+    from tests.fakes.tools import EchoTool, WriteTool
+
+    (tmp_path / "pkg").mkdir()
+    reference = [{"tool": "echo", "input": {"text": f"step {i} " * (30 * i + 5)}} for i in range(6)]
+    checks = [{"tool": "echo", "input": {"text": f"check {i} " * (40 * i + 10)}} for i in range(5)]
+    script = SolutionPolicy(reference, final_text="report line\n" * 300, orchestrator_checks=checks)
+    retry = RetryPolicy(max_retries=0, sleep=lambda s: None)
+    with FakeAnthropic(policy=script, min_cacheable=300) as srv:
+        opus = AnthropicModel(OPUS, api_key="k", base_url=srv.base_url, retry=retry)
+        haiku = AnthropicModel(HAIKU, api_key="k", base_url=srv.base_url, retry=retry)
+        rec = CallRecorder("tr")
+        agent = orchestrator_agent(opus, haiku, [WriteTool(tmp_path), EchoTool()], root=tmp_path,
+                                   policy=ReturnPolicy(kind="transcript_tail", max_chars=4000), cap=12,
+                                   executor_cap=10, recorder=rec)
+        agent.run("Do the task.")
+    calls = rec.calls
+    assert len(calls) >= 10 and sum(c.usage.cache_read for c in calls) > 0
+    assert any(c.handback_chars for c in calls)
+    rp = replay(calls, min_cacheable=300)
+    assert rp.mismatches() == []

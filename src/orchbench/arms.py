@@ -131,7 +131,7 @@ def preset(name: str) -> Arm:
 
 def _explain(path: Path, exc: ValidationError) -> str:
     # A misspelt key also shows up as the right key missing: name the misspelling first.
-    e = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+    e = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     where = ".".join(str(p) for p in e["loc"]) or "(top level)"
     what = "unknown key (remove it or check its spelling)" if e["type"] == "extra_forbidden" else (
         "required key is missing" if e["type"] == "missing" else e["msg"])

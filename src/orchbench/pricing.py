@@ -21,12 +21,13 @@ the undated, unprefixed name. Lookups are cached per card, so pricing 500,000 ca
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,7 @@ def _fmt(p: Price) -> str:
 _FLAT_KEYS = ("input_mtok", "output_mtok", "cache_write_mtok", "cache_read_mtok")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _genai_pricer(model: str) -> tuple[Pricer, str] | None:
     """A pricer for `model` from genai-prices, or None if it does not know the model.
 
@@ -244,7 +245,7 @@ PAPER_PRICES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _builtin(name: str) -> RateCard:
     if name == "current":
         return RateCard("current", use_genai_prices=True, local_free=True)
@@ -314,7 +315,7 @@ def _load_toml(path: Path) -> RateCard:
 
 
 def _price(v: object, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
         raise UserError(f"{where} must be a number of dollars per million tokens, got {v!r}")
     if v < 0:
         raise UserError(f"{where} is negative ({v}); prices are dollars per million tokens, >= 0")

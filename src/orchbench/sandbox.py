@@ -5,7 +5,7 @@ Used by the agent's bash tool and by the judge. What is enforced (see docs/judge
   /tmp, fresh /dev and /proc, every namespace unshared (no network unless asked), all capabilities
   dropped (we run as root: without `--cap-drop ALL` the sandboxed root could unmount /tmp), killed with
   its parent, a new session (no TIOCSTI into our terminal).
-- rlimits (via util-linux `prlimit`, so no preexec_fn in a threaded parent): CPU seconds and address
+- rlimits (set by a wrapper, util-linux `prlimit`, so no preexec_fn in a threaded parent): CPU seconds and address
   space per process, largest file size, and RLIMIT_NPROC.
 - RLIMIT_NPROC does not bind uid 0, so when a pids cgroup can be created the process count is capped
   there too; the cgroup also lets us kill every process left behind, even ones that called setsid.
@@ -18,12 +18,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -178,33 +179,39 @@ def _bwrap_argv(
     return argv + ["--"]
 
 
-def _prlimit_argv(limits: Limits) -> list[str]:
-    if not shutil.which("prlimit"):
-        return []
-    mb = 1024 * 1024
-    return [
-        "prlimit",
-        f"--cpu={limits.cpu_s}",
-        f"--as={limits.memory_mb * mb}",
-        f"--fsize={limits.file_size_mb * mb}",
-        f"--nproc={limits.processes}",
-        "--",
-    ]
-
-
-def _preexec_limits(limits: Limits) -> Callable[[], None]:
-    """Fallback when `prlimit` is missing: set the same limits in the child before exec."""
+def _rlimits(limits: Limits) -> dict[str, int]:
+    """The limits to set, never above the hard limits we run under (raising them is not allowed,
+    e.g. for the agent's `judge`, already inside a sandbox)."""
     import resource
 
     mb = 1024 * 1024
+    wanted = {
+        "cpu": (resource.RLIMIT_CPU, limits.cpu_s),
+        "as": (resource.RLIMIT_AS, limits.memory_mb * mb),
+        "fsize": (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
+        "nproc": (resource.RLIMIT_NPROC, limits.processes),
+    }
+    out = {}
+    for name, (res, value) in wanted.items():
+        hard = resource.getrlimit(res)[1]
+        out[name] = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    return out
 
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
-    return apply
+_SET_LIMITS = (
+    "import os, resource, sys\n"
+    "for name, value in zip(('CPU', 'AS', 'FSIZE', 'NPROC'), map(int, sys.argv[1:5])):\n"
+    "    resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (value, value))\n"
+    "os.execvp(sys.argv[5], sys.argv[5:])\n"
+)
+
+
+def _limits_argv(limits: Limits) -> list[str]:
+    """A wrapper that sets the limits then execs the command: `prlimit`, else a tiny Python one."""
+    values = _rlimits(limits)
+    if shutil.which("prlimit"):
+        return ["prlimit", *(f"--{k}={v}" for k, v in values.items()), "--"]
+    return [sys.executable, "-c", _SET_LIMITS, *(str(v) for v in values.values())]
 
 
 def clean_env(env: Mapping[str, str] | None, *, home: str, tmpdir: str) -> dict[str, str]:
@@ -224,7 +231,7 @@ def sandbox_available() -> bool:
         return False
     try:
         argv = _bwrap_argv(Path("/"), (), (), Limits(), False) + ["true"]
-        return subprocess.run(argv, capture_output=True, timeout=30).returncode == 0
+        return subprocess.run(argv, check=False, capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -249,15 +256,14 @@ def run_sandboxed(
     if unsafe_no_sandbox:
         scratch = tempfile.mkdtemp(prefix="orchbench-unsafe-")
         full_env = clean_env(env, home=scratch, tmpdir=scratch)
-        full = _prlimit_argv(limits) + cmd
+        full = _limits_argv(limits) + cmd
     else:
         full_env = clean_env(env, home="/tmp", tmpdir="/tmp")
-        full = _prlimit_argv(limits) + _bwrap_argv(cwd, writable, readonly, limits, network) + cmd
+        full = _limits_argv(limits) + _bwrap_argv(cwd, writable, readonly, limits, network) + cmd
     cgroup = _PidsCgroup.create(limits.processes)
     if cgroup is not None:
         # Join the cgroup from inside the child before anything else runs: no window for a fork.
         full = ["sh", "-c", f'echo $$ > {cgroup.path}/cgroup.procs && exec "$@"', "sh"] + full
-    preexec = None if _prlimit_argv(limits) else _preexec_limits(limits)
 
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -272,7 +278,6 @@ def run_sandboxed(
             stdout=out_w,
             stderr=err_w,
             start_new_session=True,
-            preexec_fn=preexec,
         )
     except OSError as exc:
         for fd in (out_r, out_w, err_r, err_w):

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from orchbench.errors import UserError
+from orchbench.paperformat import construct_trusted, gc_paused
 from orchbench.records import Call, Experiment, Trial, Usage, Verdict
 
 APPLICATION_ID = 0x4F524342  # "ORCB"
@@ -67,17 +68,19 @@ _INSERT_TRIAL = (
 _INSERT_CALL = f"INSERT INTO calls ({', '.join(_CALL_COLS)}) VALUES ({', '.join('?' * len(_CALL_COLS))})"
 _dumps = json.dumps
 _loads = json.loads
-_set = object.__setattr__
+# Rows were validated on the way in; re-validating 500,000 calls would dominate a viewer load.
+_construct = construct_trusted
+_NAME_LISTS: dict[str, tuple[str, ...]] = {}
 
 
-def _construct(cls: type, values: dict[str, Any]) -> Any:
-    # Rows were validated on the way in; re-validating 500,000 calls would dominate a viewer load.
-    m = cls.__new__(cls)
-    _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", set(values))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
-    return m
+def _names(s: str) -> list[str]:
+    # tool_names repeat endlessly ('["bash"]'): decode each distinct text once, hand out fresh lists.
+    t = _NAME_LISTS.get(s)
+    if t is None:
+        t = tuple(_loads(s))
+        if len(_NAME_LISTS) < 10_000:
+            _NAME_LISTS[s] = t
+    return list(t)
 
 
 def _ts(d: datetime | None) -> str | None:
@@ -123,7 +126,7 @@ def _row_call(r: tuple[Any, ...]) -> Call:
     return _construct(Call, {
         "trial_id": r[0], "role": r[1], "turn": r[2], "model": r[3],
         "usage": _construct(Usage, {"input": r[4], "output": r[5], "cache_write": r[6], "cache_read": r[7]}),
-        "cost_usd": r[8], "latency_s": r[9], "stop_reason": r[10], "tool_names": _loads(r[11]),
+        "cost_usd": r[8], "latency_s": r[9], "stop_reason": r[10], "tool_names": _names(r[11]),
         "handback_chars": r[12], "parent_turn": r[13], "started_at": datetime.fromisoformat(r[14]),
         "error": r[15], "content": _loads(r[16]) if n > 16 else [],
         "tool_results": _loads(r[17]) if n > 17 else [],
@@ -209,7 +212,7 @@ class Store:
         if db is not None:
             db.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -248,28 +251,33 @@ class Store:
     def finish_trial(self, trial: Trial) -> Trial:
         """Store the trial's final state with usage and cost re-derived from its stored calls."""
         with self._write() as db:
-            rows = db.execute(f"SELECT {', '.join(_CALL_LIGHT)} FROM calls WHERE trial_id = ? ORDER BY id",
-                              (trial.id,)).fetchall()
-            final = trial.with_calls([_row_call(r) for r in rows])
+            final = trial.with_calls(self._stored_calls(trial.id))
             db.execute(_INSERT_TRIAL, _trial_row(final))
         return final
 
     def add_trials(self, items: Iterable[tuple[Trial, list[Call]]]) -> int:
         """Upsert trials (by id) with their calls in one transaction: all of them or none.
 
-        A trial that exists already is replaced, calls included, so re-importing a file does not
-        duplicate it. Totals of trials with calls are re-derived from those calls.
+        A trial that exists already is replaced, so re-importing a file does not duplicate it.
+        Given calls replace the trial's stored calls; an empty list keeps the stored calls (nothing
+        stored is dropped by omission). Totals are re-derived from the calls the trial ends up with.
         """
         n = 0
         with self._write() as db:
             for trial, calls in items:
-                db.execute("DELETE FROM calls WHERE trial_id = ?", (trial.id,))
                 if calls:
-                    trial = trial.with_calls(calls)
+                    db.execute("DELETE FROM calls WHERE trial_id = ?", (trial.id,))
                     db.executemany(_INSERT_CALL, [_call_row(c) for c in calls])
+                    trial = trial.with_calls(calls)
+                elif db.execute("SELECT 1 FROM calls WHERE trial_id = ? LIMIT 1", (trial.id,)).fetchone():
+                    trial = trial.with_calls(self._stored_calls(trial.id))
                 db.execute(_INSERT_TRIAL, _trial_row(trial))
                 n += 1
         return n
+
+    def _stored_calls(self, trial_id: str) -> list[Call]:
+        q = f"SELECT {', '.join(_CALL_LIGHT)} FROM calls WHERE trial_id = ? ORDER BY id"
+        return [_row_call(r) for r in self._db.execute(q, (trial_id,))]
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of these trial ids are stored already."""
@@ -292,7 +300,8 @@ class Store:
         if where:
             q += " WHERE " + " AND ".join(where)
         q += " ORDER BY rowid"  # insertion order: an export lists an imported file's lines in order
-        return [_row_trial(r) for r in self._db.execute(q, args)]
+        with gc_paused():
+            return [_row_trial(r) for r in self._db.execute(q, args)]
 
     def trial(self, trial_id: str) -> Trial | None:
         r = self._db.execute(f"SELECT {', '.join(_TRIAL_COLS)} FROM trials WHERE id = ?", (trial_id,)).fetchone()
@@ -309,20 +318,25 @@ class Store:
         """Calls of many trials (all when None) in one pass, grouped by trial id, in stored order."""
         cols = _CALL_COLS if transcript else _CALL_LIGHT
         out: dict[str, list[Call]] = {}
-        if trial_ids is None:
-            rows: Iterable[tuple[Any, ...]] = self._db.execute(
-                f"SELECT {', '.join(cols)} FROM calls ORDER BY trial_id, id")
-        else:
-            ids = list(trial_ids)
-            rows = []
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                rows.extend(self._db.execute(
-                    f"SELECT {', '.join(cols)} FROM calls WHERE trial_id IN ({', '.join('?' * len(chunk))}) "
-                    "ORDER BY trial_id, id", chunk))
-        for r in rows:
-            out.setdefault(r[0], []).append(_row_call(r))
+        with gc_paused():
+            self._calls_into(out, cols, trial_ids)
         return out
+
+    def _calls_into(self, out: dict[str, list[Call]], cols: tuple[str, ...],
+                    trial_ids: Iterable[str] | None) -> None:
+        select = f"SELECT {', '.join(cols)} FROM calls"
+        if trial_ids is None:
+            queries: list[tuple[str, list[str]]] = [(f"{select} ORDER BY trial_id, id", [])]
+        else:
+            ids = list(dict.fromkeys(trial_ids))
+            queries = [(f"{select} WHERE trial_id IN ({', '.join('?' * len(chunk))}) ORDER BY trial_id, id", chunk)
+                       for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500))]
+        for q, args in queries:
+            for r in self._db.execute(q, args):
+                calls = out.get(r[0])
+                if calls is None:
+                    calls = out[r[0]] = []
+                calls.append(_row_call(r))
 
 
 def _not_ours(path: Path) -> UserError:

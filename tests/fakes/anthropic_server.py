@@ -17,8 +17,7 @@ from typing import Any
 from orchbench.errors import UserError
 from orchbench.records import Usage
 from orchbench.simulate.billing import Block, PromptCache
-
-from tests.fakes._http import Fault, FakeServer, Reply, View
+from tests.fakes._http import FakeServer, Fault, Reply, View
 
 CREDIT_MESSAGE = (
     "Your credit balance is too low to access the Anthropic API. "

@@ -15,8 +15,7 @@ from typing import Any
 
 from orchbench.records import Usage
 from orchbench.simulate.billing import Block, PromptCache
-
-from tests.fakes._http import Fault, FakeServer, Reply, View
+from tests.fakes._http import FakeServer, Fault, Reply, View
 from tests.fakes.anthropic_server import output_tokens, tokens_of
 
 _ERRORS: dict[str, tuple[int, str, str | None, str]] = {

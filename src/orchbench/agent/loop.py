@@ -46,7 +46,8 @@ class Agent:
     def run(self, prompt: str) -> LoopResult:
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         schemas = [t.schema() for t in self.tools.values()]
-        for self.turn in range(self.cap):
+        for turn in range(self.cap):
+            self.turn = turn
             started = utcnow()
             try:
                 resp = self.model.complete(system=self.system, messages=messages, tools=schemas)
@@ -78,7 +79,7 @@ class Agent:
                 text, is_error = out.text, bool(out.is_error)
             except (InfraError, ContextOverflow):
                 raise
-            except Exception as exc:  # a bad argument must not end the trial: the model sees it
+            except Exception as exc:  # noqa: BLE001 - a bad argument must not end the trial: the model sees it
                 text, is_error = f"tool {use['name']} failed: {type(exc).__name__}: {exc}", True
         result: dict[str, Any] = {"tool_use_id": use["id"], "content": text}
         if is_error:

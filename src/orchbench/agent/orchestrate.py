@@ -3,14 +3,22 @@ workspace and hands back what the arm's return policy says (agent/returns.py).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orchbench.agent import prompts
 from orchbench.agent.loop import Agent, LoopResult, ToolLike
 from orchbench.agent.recorder import DELEGATE, Recorder
-from orchbench.agent.returns import ExecutorReport, ReturnPolicy, diff_files, render, snapshot, transcript_text
+from orchbench.agent.returns import (
+    ExecutorReport,
+    ReturnPolicy,
+    diff_files,
+    render,
+    snapshot,
+    transcript_text,
+)
 from orchbench.models.base import ModelAPI
 
 

@@ -283,17 +283,17 @@ class BashTool:
         return self._bin
 
     def env(self) -> dict[str, str]:
-        path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
-        env: dict[str, str] = {"PYTHONPATH": str(self.root)}
+        """The workspace's env (the same code as the judge's), plus `judge` first on PATH."""
         venv = getattr(self.ws, "venv", None)
         if venv is not None:
-            path = f"{Path(venv) / 'bin'}:{path}"
-            env["VIRTUAL_ENV"] = str(venv)
-            env.update(getattr(getattr(self.ws.task, "judge", None), "env", {}) or {})
+            from orchbench.tasks.venv import env_for
+
+            env = env_for(self.root, Path(venv), dict(getattr(self.ws.task.judge, "env", {}) or {}))
+        else:
+            env = {"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": str(self.root)}
         bindir = self._judge_bin()
         if bindir is not None:
-            path = f"{bindir / 'bin'}:{path}"
-        env["PATH"] = path
+            env["PATH"] = f"{bindir / 'bin'}:{env['PATH']}"
         return env
 
     def run(self, args: dict[str, Any]) -> ToolOutput:

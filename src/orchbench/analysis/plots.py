@@ -127,28 +127,34 @@ def all_figures(a: Analysis) -> dict[str, Figure]:
     """name -> figure, in report order. Figures need the analysis' columns (kept by `analyze`)."""
     if a.columns is None or not a.tasks:
         return {}
-    figs = {f"pareto-{_slug(t)}": pareto_figure(a, t) for t in a.tasks}
-    figs["tokens"] = tokens_figure(a)
-    figs["cost-by-role"] = cost_by_role_figure(a)
+    # Arm and task names are user text: "$" must not start mathtext (which can fail to parse).
+    with plt.rc_context({"text.parse_math": False}):
+        figs = {f"pareto-{_slug(t)}": pareto_figure(a, t) for t in a.tasks}
+        figs["tokens"] = tokens_figure(a)
+        figs["cost-by-role"] = cost_by_role_figure(a)
     return figs
 
 
-def save_figures(figs: dict[str, Figure], out_dir: Path) -> list[Path]:
+def save_figures(figs: dict[str, Figure], out_dir: Path) -> dict[str, str]:
+    """Writes each figure as PNG and SVG; returns name -> SVG text (rendered once, reused inline)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    svgs = {}
     for name, fig in figs.items():
-        for ext in ("png", "svg"):
-            path = out_dir / f"{name}.{ext}"
-            fig.savefig(path, format=ext, metadata=_metadata(ext))
-            written.append(path)
-    return written
+        fig.savefig(out_dir / f"{name}.png", format="png", metadata=_metadata("png"))
+        svgs[name] = svg_text(fig)
+        (out_dir / f"{name}.svg").write_text(svgs[name], encoding="utf-8")
+    return svgs
 
 
-def inline_svg(fig: Figure) -> str:
-    """The figure as an <svg> element for an HTML page: no XML prolog, doctype or metadata links."""
+def svg_text(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata=_metadata("svg"))
-    svg = buf.getvalue()
+    return buf.getvalue()
+
+
+def inline_svg(fig: Figure | str) -> str:
+    """A figure (or its SVG text) as an <svg> element for an HTML page: no prolog, doctype or links."""
+    svg = fig if isinstance(fig, str) else svg_text(fig)
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     # HTML5 parses inline <svg> without namespaces; dropping them leaves no URL in the page.

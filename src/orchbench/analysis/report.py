@@ -72,13 +72,16 @@ def changes_html(ch: Changes) -> str:
 
 
 def render_html(a: Analysis, *, title: str = "orchbench report", changes: Changes | None = None,
-                intro: str = "", figures: dict | None = None) -> str:
-    figs = all_figures(a) if figures is None else figures
-    try:
-        svgs = {name: inline_svg(fig) for name, fig in figs.items()}
-    finally:
-        if figures is None:
+                intro: str = "", svg_texts: dict[str, str] | None = None) -> str:
+    """The page; `svg_texts` (name -> SVG) when the figures were already rendered."""
+    if svg_texts is None:
+        figs = all_figures(a)
+        try:
+            svgs = {name: inline_svg(fig) for name, fig in figs.items()}
+        finally:
             close_all(figs)
+    else:
+        svgs = {name: inline_svg(text) for name, text in svg_texts.items()}
     fig_html = "".join(f'<figure id="{escape(n)}">{svg}</figure>' for n, svg in svgs.items())
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
@@ -120,8 +123,8 @@ def write_report(a: Analysis, out_dir: str | Path, *, title: str = "orchbench re
         raise UserError(f"{out}: cannot create the report directory ({exc.strerror}); pass another --out") from None
     figs = all_figures(a)
     try:
-        save_figures(figs, out / "figures")
-        html = render_html(a, title=title, changes=changes, intro=intro, figures=figs)
+        svg_texts = save_figures(figs, out / "figures")
+        html = render_html(a, title=title, changes=changes, intro=intro, svg_texts=svg_texts)
     finally:
         close_all(figs)
     payload = a.to_dict()

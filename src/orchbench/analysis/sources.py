@@ -35,4 +35,5 @@ def load_trials(
         trials = [t for t in store.trials() if t.status in FINAL_STATUSES]
         if not with_calls:
             return list(trials)
-        return [(t, store.calls(t.id)) for t in trials]
+        calls = store.calls_by_trial(t.id for t in trials)  # one pass, no transcripts
+        return [(t, calls.get(t.id, [])) for t in trials]

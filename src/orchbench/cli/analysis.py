@@ -26,14 +26,17 @@ BaselineOption = Annotated[str | None, typer.Option("--baseline", help="Arm toke
                                                                           "(default: first arm in sort order).")]
 
 
-def _load(db: Path | None, results: list[Path] | None, more: list[Path] | None, rate_card: str | None):
+def _load(ctx: typer.Context, db: Path | None, results: list[Path] | None, more: list[Path] | None,
+          rate_card: str | None):
     from orchbench.analysis.sources import load_trials
     from orchbench.errors import UserError
 
     files = [*(results or []), *(more or [])]
     if more and not results:
         raise UserError(f"unexpected argument {more[0]}; use --results {more[0]} to analyse files")
-    if files and db is not None:
+    # ORCHBENCH_DB in the environment is a default, not a choice: explicit --results win over it.
+    source = ctx.get_parameter_source("db")
+    if files and db is not None and getattr(source, "name", None) != "ENVIRONMENT":
         raise UserError("give either --db or --results, not both")
     return load_trials(db=None if files else (db or DEFAULT_DB), results=files, with_calls=rate_card is not None)
 
@@ -44,6 +47,7 @@ def _print_json(obj: object) -> None:
 
 @app.command()
 def analyze(
+    ctx: typer.Context,
     db: DbOption = None,  # type: ignore[assignment]
     results: ResultsOption = None,
     more: MoreResults = None,
@@ -56,7 +60,7 @@ def analyze(
     from orchbench.analysis import analyze as run_analysis
     from orchbench.analysis.tables import cells_csv, cells_table, pairwise_table, print_tables, tokens_table
 
-    a = run_analysis(_load(db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
+    a = run_analysis(_load(ctx, db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
     if as_json:
         _print_json(a.to_dict())
     elif as_csv:
@@ -67,6 +71,7 @@ def analyze(
 
 @app.command()
 def report(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Directory for index.html, analysis.json, figures/.")],
     db: DbOption = None,  # type: ignore[assignment]
     results: ResultsOption = None,
@@ -78,7 +83,7 @@ def report(
     from orchbench.analysis import analyze as run_analysis
     from orchbench.analysis.report import write_report
 
-    a = run_analysis(_load(db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
+    a = run_analysis(_load(ctx, db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
     index = write_report(a, out)
     console.print(f"report: {index}")
 

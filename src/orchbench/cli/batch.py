@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.live import Live
 from rich.table import Table
 
@@ -15,23 +16,25 @@ from orchbench.runner.schedule import CellKey, CellState, Policy, totals
 
 
 def cells_table(title: str, policy: Policy, states: dict[CellKey, CellState], note: str | None = None) -> Table:
-    table = Table(title=title, caption=note, title_justify="left")
-    for col in ("arm", "task", "successes", "attempts", "infra errors", "interrupted", "running",
-                "next attempt", "cost $", "state"):
-        table.add_column(col, justify="left" if col in ("arm", "task", "state") else "right")
+    budget = f"budget ${policy.max_usd:.2f}" if policy.max_usd is not None else ""
+    caption = "; ".join(x for x in (budget, note) if x) or None
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD)
+    # Short headers: the table must fit 80 columns, names are never cut.
+    for col in ("arm", "task", "succ", "att", "infra", "intr", "run", "next", "cost $", "state"):
+        left = col in ("arm", "task", "state")
+        table.add_column(col, justify="left" if left else "right", no_wrap=True, min_width=len(col))
     for st in states.values():
         table.add_row(
             st.arm, st.task, f"{st.successes}/{policy.target_successes}", f"{st.attempts}/{policy.max_attempts}",
             str(st.infra_errors), str(st.interrupted), str(st.running), str(st.next_attempt),
-            f"{st.cost:.4f}", st.status(policy),
+            f"{st.cost:.3f}", st.status(policy),
         )
     tot = totals(states)
-    budget = f" / {policy.max_usd:.2f}" if policy.max_usd is not None else ""
     table.add_section()
     table.add_row(
         "all", f"{len(states)} cells", str(int(tot["successes"])), str(int(tot["attempts"])),
         str(int(tot["infra_errors"])), str(int(tot["interrupted"])), str(int(tot["running"])), "",
-        f"{tot['cost']:.4f}{budget}", f"{sum(s.status(policy) in ('done', 'capped') for s in states.values())} closed",
+        f"{tot['cost']:.3f}", f"{sum(s.status(policy) in ('done', 'capped') for s in states.values())} closed",
     )
     return table
 

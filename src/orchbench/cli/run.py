@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,11 +19,11 @@ def run(
     arm: Annotated[str, typer.Option("--arm", help="Preset A, B, C, D, oracle, or an arm TOML file.")],
     task: Annotated[str, typer.Option("--task", help="Built-in task name (typer-T3) or a task TOML file.")],
     trials: Annotated[int, typer.Option("--trials", min=1, help="How many trials to run, one after another.")] = 1,
-    base_url: Annotated[Optional[str], typer.Option(
+    base_url: Annotated[str | None, typer.Option(
         "--base-url", help="Point the arm's Anthropic/OpenAI models at this server (Ollama uses OLLAMA_HOST).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Set up, print arm, prompts, tools; call no model.")] = False,
     db: DbOption = DEFAULT_DB,
-    rate_card: Annotated[Optional[str], typer.Option(
+    rate_card: Annotated[str | None, typer.Option(
         "--rate-card", help="'current' (default), 'paper-2026-06', or a TOML file of prices.")] = None,
     experiment: Annotated[str, typer.Option("--experiment", help="Experiment id the trials belong to.")] = "adhoc",
     unsafe_no_sandbox: Annotated[bool, typer.Option(
@@ -68,9 +68,9 @@ def run(
 
 
 def _dry_run(arm: Any, task: Any, unsafe_no_sandbox: bool) -> None:
+    from orchbench.agent.recorder import Recorder
     from orchbench.models.factory import key_env
     from orchbench.runner.trial import build_agent, build_tools
-    from orchbench.agent.recorder import Recorder
     from orchbench.tasks.workspace import workspace
 
     console.rule(f"arm {arm.name}")
@@ -152,6 +152,9 @@ def show(
                     handbacks.append((f"orchestrator turn {c.turn}", text if full or len(text) <= 600
                                       else text[:600] + f" … [{len(text) - 600} more chars; --full]"))
     console.print(table)
+    for role, u in trial.usage.items():
+        console.print(f"{role}: input {u.input:,}  cache write {u.cache_write:,}  cache read {u.cache_read:,}  "
+                      f"output {u.output:,}  ${trial.cost.get(role, 0.0):.4f}", highlight=False)
     for where, text in handbacks:
         console.rule(f"handed back at {where}")
         console.print(text, markup=False, highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -67,12 +68,10 @@ def export(
         trials = store.trials(experiment=experiment)
     if out is not None and out.is_dir():
         raise UserError(f"--out {out}: is a directory; pass a file name")
-    f: IO[str] = sys.stdout if out is None else open(out, "w", encoding="utf-8", newline="")
-    try:
+    with ExitStack() as stack:
+        f: IO[str] = sys.stdout if out is None else stack.enter_context(
+            open(out, "w", encoding="utf-8", newline=""))
         n = write_paper_jsonl(trials, f) if fmt == "jsonl" else write_csv(trials, f)
-    finally:
-        if out is not None:
-            f.close()
     if out is not None:
         skipped = len(trials) - n
         console.print(f"exported {n} trials to {out}"

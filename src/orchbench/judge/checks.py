@@ -132,9 +132,9 @@ def function_moved(ctx: CheckContext, function: str, old_module: str, new_module
         fails.append(f"check {name}: {new_module} does not exist")
     elif _parses(new_module, new_path.read_bytes(), fails, name) and not defines(new_path.read_bytes(), function):
         fails.append(f"check {name}: {new_module} does not define {function}")
-    if old_path.is_file() and _parses(old_module, old_path.read_bytes(), fails, name):
-        if defines(old_path.read_bytes(), function):
-            fails.append(f"check {name}: {old_module} still defines {function}")
+    old_ok = old_path.is_file() and _parses(old_module, old_path.read_bytes(), fails, name)
+    if old_ok and defines(old_path.read_bytes(), function):
+        fails.append(f"check {name}: {old_module} still defines {function}")
     importers_new = []
     for rel, src in _py_files(ctx.root):
         if rel in (old_module, new_module) or not _parses(rel, src, fails, name):

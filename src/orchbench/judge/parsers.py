@@ -9,19 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_MYPY_FOUND = re.compile(r"^Found (\d+) errors? in (\d+) files?", re.M)
-_MYPY_OK = re.compile(r"^Success: no issues found in (\d+) source files?", re.M)
-_RUFF_FOUND = re.compile(r"^Found (\d+) errors?", re.M)
-_RUFF_OK = re.compile(r"^All checks passed!", re.M)
-_RUFF_FMT = re.compile(r"^(\d+) files? would be reformatted", re.M)
+_MYPY_FOUND = re.compile(r"^Found (\d+) errors? in (\d+) files?", re.MULTILINE)
+_MYPY_OK = re.compile(r"^Success: no issues found in (\d+) source files?", re.MULTILINE)
+_RUFF_FOUND = re.compile(r"^Found (\d+) errors?", re.MULTILINE)
+_RUFF_OK = re.compile(r"^All checks passed!", re.MULTILINE)
+_RUFF_FMT = re.compile(r"^(\d+) files? would be reformatted", re.MULTILINE)
 _PYTEST_ITEM = re.compile(
     r"(\d+) (passed|failed|skipped|deselected|xfailed|xpassed|errors?|warnings?|error)\b"
 )
 # A summary line: counts then " in 1.23s" (optionally wrapped in "=== ... ===").
-_PYTEST_SUMMARY = re.compile(r"^[=\s]*((?:\d+ \w+(?:, )?)+) in [\d.]+\s*s", re.M)
-_PYTEST_NO_TESTS = re.compile(r"^[=\s]*no tests ran in [\d.]+\s*s", re.M)
+_PYTEST_SUMMARY = re.compile(r"^[=\s]*((?:\d+ \w+(?:, )?)+) in [\d.]+\s*s", re.MULTILINE)
+_PYTEST_NO_TESTS = re.compile(r"^[=\s]*no tests ran in [\d.]+\s*s", re.MULTILINE)
 _PYTEST_COLLECT = re.compile(r"Interrupted: (\d+) errors? during collection")
-_PYTEST_ERROR_COLLECTING = re.compile(r"^_* ERROR collecting (\S+)", re.M)
+_PYTEST_ERROR_COLLECTING = re.compile(r"^_* ERROR collecting (\S+)", re.MULTILINE)
 
 
 def parse_mypy(text: str) -> dict[str, int]:
@@ -48,7 +48,7 @@ def parse_ruff_format(text: str) -> dict[str, int]:
     found = _RUFF_FMT.findall(text)
     if found:
         return {"would_reformat": int(found[-1])}
-    if re.search(r"^\d+ files? already formatted", text, re.M):
+    if re.search(r"^\d+ files? already formatted", text, re.MULTILINE):
         return {"would_reformat": 0}
     return {}
 

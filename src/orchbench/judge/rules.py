@@ -28,7 +28,7 @@ _MAX_PER_RULE = 10
 
 def _marker_regex(marker: str) -> re.Pattern[str]:
     pats = _MARKER_PATTERNS.get(marker) or [r"\s*".join(map(re.escape, marker.split()))]
-    return re.compile("|".join(f"(?:{p})" for p in pats), re.I)
+    return re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
 
 
 def comments(source: bytes) -> list[str]:
@@ -78,11 +78,7 @@ def skip_markers(source: bytes | None) -> int:
         return 0
     n = 0
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in _SKIP_NAMES:
-            n += 1
-        elif isinstance(node, ast.Name) and node.id in _SKIP_NAMES | {"pytestmark", "__test__"}:
-            n += 1
-        elif isinstance(node, ast.alias) and (node.asname or node.name).split(".")[-1] in _SKIP_NAMES:
+        if isinstance(node, ast.Attribute) and node.attr in _SKIP_NAMES or isinstance(node, ast.Name) and node.id in _SKIP_NAMES | {"pytestmark", "__test__"} or isinstance(node, ast.alias) and node.name.split(".")[-1] in _SKIP_NAMES:
             n += 1
     return n
 

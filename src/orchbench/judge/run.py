@@ -6,7 +6,7 @@ protected file matches its set-up fingerprint. Parsed counts are for display onl
 The commands run sandboxed with only the workspace (and a judge scratch dir outside it) writable;
 protected files are bound read-only on top, so code under test cannot rewrite them mid-run. Python
 bytecode and tool caches go to the scratch dir: a .pyc or .mypy_cache planted in the workspace is
-never read. The rules see the tree as the agent left it; fingerprints are checked again after the run.
+never read (and judge/mtimes.py keeps those caches from missing a same-second edit). The rules see the tree as the agent left it; fingerprints are checked again after the run.
 """
 
 from __future__ import annotations
@@ -21,30 +21,28 @@ from typing import Any
 from orchbench.errors import UserError
 from orchbench.judge import verdict_cache
 from orchbench.judge.checks import CheckContext, run_checks
+from orchbench.judge.mtimes import freshen
 from orchbench.judge.parsers import parse
 from orchbench.judge.rules import check_protected, check_rules
 from orchbench.judge.spec import JudgeCommand, JudgeSpec
 from orchbench.judge.tree import tree_digests, tree_hash
 from orchbench.records import CommandResult, Verdict
 from orchbench.sandbox import IN_SANDBOX_VAR, Limits, SandboxResult, run_sandboxed, sandbox_available
+from orchbench.tasks.venv import env_for
 
 _TAIL_CHARS = 4000
 
 
 def judge_env(ws: Any, spec: JudgeSpec, scratch: Path) -> dict[str, str]:
-    """The task's venv first on PATH, the workspace's own package first on sys.path, caches outside."""
-    venv = Path(ws.venv)
-    env = {
-        "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
-        "VIRTUAL_ENV": str(venv),
-        "PYTHONPATH": str(Path(ws.root).resolve()),
+    """The workspace's own env (venv first on PATH, its package first on sys.path, the task's judge
+    env; the same code as Workspace.env()), with caches and bytecode sent outside the workspace."""
+    env = env_for(Path(ws.root).resolve(), Path(ws.venv), dict(spec.env))
+    env.update({
         "PYTHONPYCACHEPREFIX": str(scratch / "pycache"),
         "MYPY_CACHE_DIR": str(scratch / "mypy"),
         "RUFF_CACHE_DIR": str(scratch / "ruff"),
         "COVERAGE_FILE": str(scratch / "coverage"),
-        "PYTHONHASHSEED": "0",
-    }
-    env.update(spec.env)
+    })
     return env
 
 
@@ -145,6 +143,7 @@ def run_judge(
         if hit is not None:
             return hit
     scratch = scratch_dir(ws, cache_dir)
+    freshen(root, before, scratch / "mtimes.json")
     run = _Runner(ws, spec, scratch, unsafe)
     results = [run_command(run, cmd) for cmd in spec.commands]
     reasons = [

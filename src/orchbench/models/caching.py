@@ -6,8 +6,8 @@ at request time, so old breakpoints never pile up past Anthropic's limit of four
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 
@@ -21,18 +21,21 @@ def _none(system: str, messages: list[dict], tools: list[dict]) -> Prepared:
 def _paper(system: str, messages: list[dict], tools: list[dict]) -> Prepared:
     """The paper's policy: the system prompt, the last tool definition, the newest user block."""
     sys_param: Any = [{"type": "text", "text": system, "cache_control": dict(EPHEMERAL)}] if system else system
-    tools = copy.deepcopy(tools)
+    # Copy only what gets a breakpoint: the history can be megabytes and is resent on every turn.
+    tools = list(tools)
     if tools:
-        tools[-1]["cache_control"] = dict(EPHEMERAL)
-    messages = copy.deepcopy(messages)
-    for msg in reversed(messages):
+        tools[-1] = {**tools[-1], "cache_control": dict(EPHEMERAL)}
+    messages = list(messages)
+    for i in range(len(messages) - 1, -1, -1):
+        msg = messages[i]
         if msg.get("role") != "user":
             continue
         content = msg["content"]
         if isinstance(content, str):
-            msg["content"] = [{"type": "text", "text": content, "cache_control": dict(EPHEMERAL)}]
+            content = [{"type": "text", "text": content, "cache_control": dict(EPHEMERAL)}]
         elif content:
-            content[-1]["cache_control"] = dict(EPHEMERAL)
+            content = [*content[:-1], {**content[-1], "cache_control": dict(EPHEMERAL)}]
+        messages[i] = {**msg, "content": content}
         break
     return sys_param, messages, tools
 

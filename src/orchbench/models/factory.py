@@ -7,7 +7,8 @@ and names the variable to set.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from orchbench.errors import UserError
 from orchbench.models.base import ModelAPI, RetryPolicy
@@ -65,7 +66,8 @@ def make_model(cfg: ModelConfig, *, caching: str = "paper", task: Any = None,
         from orchbench.models.openai_api import OpenAIModel
 
         if cfg.provider == "ollama":
-            base_url, key = cfg.base_url or ollama_base_url(env), "ollama"
+            base_url: str | None = cfg.base_url or ollama_base_url(env)
+            key = "ollama"
         else:
             base_url, key = cfg.base_url, (env.get(var) if var else None) or "not-needed"
         return OpenAIModel(cfg.model, api_key=key, base_url=base_url, max_tokens=cfg.max_tokens,

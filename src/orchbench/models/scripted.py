@@ -7,7 +7,8 @@ Replay answers a stored trial's recorded content, call by call, to re-run a tran
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from orchbench.errors import UserError
 from orchbench.models.base import ModelResponse

@@ -202,13 +202,15 @@ def run_batch(
                 if sigint.count >= 2:
                     break
                 trials = store.trials(experiment=exp.id)
-                live = [_with_live_cost(store, f, backend) for f, _ in flying.values()]
+                live = _live(store, [f for f, _ in flying.values()], backend)
                 states = cell_states(trials, exp.cells, live)
-                if stopping is None and over_budget(states, live, policy):
+                # Money spent on cells no longer in the experiment file still counts against the budget.
+                elsewhere = sum(t.total_cost for t in trials if (t.arm, t.task) not in states)
+                if stopping is None and over_budget(states, live, policy, elsewhere):
                     stopping = "budget"
                 launches = []
                 if stopping is None:
-                    launches = next_launches(states, live, policy, n_workers - len(flying))
+                    launches = next_launches(states, live, policy, n_workers - len(flying), elsewhere)
                 for arm, task, attempt in launches:
                     job = TrialJob(
                         trial_id=_new_trial_id(exp.id, arm, task, attempt),
@@ -222,10 +224,12 @@ def run_batch(
                         model_factory=model_factory,
                         trial_fn=trial_fn,
                     )
-                    flying[backend.submit(job)] = (InFlight(job.trial_id, arm, task, attempt), job)
+                    info = InFlight(job.trial_id, arm, task, attempt)
+                    flying[backend.submit(job)] = (info, job)
+                    live.append(info)
                     report.started += 1
                 if launches:
-                    states = cell_states(trials, exp.cells, [f for f, _ in flying.values()])
+                    states = cell_states(trials, exp.cells, live)
                 elif not flying and stopping is None and not _want_any(states, policy):
                     break
                 elif not flying and stopping is None:
@@ -264,11 +268,13 @@ def _want_any(states: dict[CellKey, CellState], policy: Policy) -> bool:
     return any(s.wants_more(policy) for s in states.values())
 
 
-def _with_live_cost(store: Any, f: InFlight, backend: Backend) -> InFlight:
-    if not backend.workers_write:
-        return f
-    cost = sum(c.cost_usd for c in store.calls(f.trial_id))
-    return InFlight(f.trial_id, f.arm, f.task, f.attempt, live_cost=cost)
+def _live(store: Any, flying: list[InFlight], backend: Backend) -> list[InFlight]:
+    """In-flight trials with what their stored calls cost so far (local workers store calls as they go)."""
+    if not backend.workers_write or not flying:
+        return flying
+    calls = store.calls_by_trial([f.trial_id for f in flying])
+    return [InFlight(f.trial_id, f.arm, f.task, f.attempt, live_cost=sum(c.cost_usd for c in calls.get(f.trial_id, [])))
+            for f in flying]
 
 
 def _record(store: Any, backend: Backend, fut: Future, job: TrialJob, events: list[str]) -> bool:
@@ -276,7 +282,8 @@ def _record(store: Any, backend: Backend, fut: Future, job: TrialJob, events: li
     try:
         trial, calls = fut.result()
     except BrokenProcessPool:
-        _record_failure(store, job, "infra_error", "worker process died during the trial")
+        _record_failure(store, job, "infra_error", "a worker process died (this trial's or another's): "
+                        "the pool stopped every trial it ran")
         events.append(f"{job.arm_name}/{job.task_name}#{job.attempt}: worker died (infra_error)")
         return True
     except Exception as exc:  # noqa: BLE001 - any crash of the harness is infrastructure, not the agent

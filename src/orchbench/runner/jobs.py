@@ -13,9 +13,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import select
 import signal
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,22 +106,35 @@ _PR_SET_PDEATHSIG = 1
 def init_local_worker(parent_pid: int) -> None:
     """Process-pool worker start-up: die with the batch, leave Ctrl-C to the driver.
 
-    Without PDEATHSIG a SIGKILLed batch leaves its workers running: they would finish trials the
-    restarted batch has already marked interrupted and re-run, duplicating them.
+    A worker that outlived a SIGKILLed batch would finish a trial the restarted batch has already
+    marked interrupted and run again: a duplicate. Workers come from a forkserver, so the kernel's
+    parent-death signal would watch the forkserver, which itself lives as long as any worker does;
+    hence a thread that waits on the batch process itself (a pidfd) and then kills the worker's
+    process group: the worker and every command it started.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Out of the terminal's process group: Ctrl-C reaches the driver only, never a judge or agent
     # command mid-run (the driver decides whether running trials finish or are killed).
     os.setpgrp()
-    if sys.platform.startswith("linux"):
+    if sys.platform.startswith("linux") and os.getppid() == parent_pid:  # spawn: the batch is the parent
         try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         except OSError:
             pass
-    # The parent may have died before prctl took effect.
-    if os.getppid() == 1 or not _alive(parent_pid):
-        os._exit(1)
+    threading.Thread(target=_die_with, args=(parent_pid,), daemon=True, name="orchbench-die-with-batch").start()
+
+
+def _die_with(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): poll
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while _alive(pid):
+            time.sleep(0.5)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from orchbench.runner.jobs import TrialJob, init_local_worker, run_into_store
 
-# "__main__": a script that passes run_batch a model factory of its own can have it unpickled in workers.
-_PRELOAD = ["__main__", "orchbench.runner.jobs", "orchbench.runner.trial", "orchbench.store"]
+# Imported once in the forkserver, so each worker starts with them: without this, eight workers
+# importing the SDKs, genai-prices and the judge at once on two cores took seconds before the first
+# trial. "__main__": a script passing run_batch a model factory of its own gets it unpickled in workers.
+_PRELOAD = [
+    "__main__", "orchbench.runner.jobs", "orchbench.runner.trial", "orchbench.store", "orchbench.pricing",
+    "orchbench.judge.run", "orchbench.tasks.workspace", "orchbench.agent.tools", "orchbench.models.factory",
+]
 
 
 class LocalBackend:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from orchbench.agent.loop import Agent, LoopResult
 from orchbench.agent.orchestrate import orchestrator_agent

@@ -22,8 +22,9 @@ usage recorded in test trials follows these rules and `replay` can check itself 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from orchbench.errors import UserError
 from orchbench.records import Usage
@@ -184,16 +185,16 @@ class PromptCache:
                 done = i
 
         if hit is not None:  # a read refreshes the entry it read
-            e = self._entries[prefix[hit]]
-            e.expires_at = max(e.expires_at, now + e.ttl_s)
+            read_entry = self._entries[prefix[hit]]
+            read_entry.expires_at = max(read_entry.expires_at, now + read_entry.ttl_s)
         for i in cacheable:
             ttl_s = TTL_SECONDS[blocks[i].ttl]
-            e = self._entries.get(prefix[i])
-            if e is None or e.expires_at <= now:
+            old = self._entries.get(prefix[i])
+            if old is None or old.expires_at <= now:
                 self._entries[prefix[i]] = _Entry(cum[i], now + ttl_s, ttl_s)
             else:
-                e.ttl_s = max(e.ttl_s, ttl_s)
-                e.expires_at = max(e.expires_at, now + ttl_s)
+                old.ttl_s = max(old.ttl_s, ttl_s)
+                old.expires_at = max(old.expires_at, now + ttl_s)
         return Bill(
             input=total - read - write_5m - write_1h,
             cache_write_5m=write_5m,

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping
 
 from orchbench.errors import UserError
 from orchbench.records import Trial, Usage
@@ -205,6 +205,8 @@ class BreakEven:
     delegations: float
     breakeven_tokens: float | None  # largest hand-back at which cost <= baseline; None: no size is enough
     dollars_per_handback_token: float
+    growth_per_turn: float  # all context the arm appends per turn (own + hand-backs), as fitted
+    breakeven_growth: float | None  # largest per-turn growth at which cost <= baseline; None: turns alone cost more
 
 
 def breakevens(cells: list[FittedCell], *, ttl: str = "5m") -> list[BreakEven]:
@@ -221,6 +223,8 @@ def breakevens(cells: list[FittedCell], *, ttl: str = "5m") -> list[BreakEven]:
             cost_empty_handbacks=c.cost(cap=0, ttl=ttl), handback_tokens=c.handback_tokens,
             delegations=c.loop.delegations, breakeven_tokens=k,
             dollars_per_handback_token=c.loop.handback_token_cost(c.prices, ttl=ttl),
+            growth_per_turn=_total_growth(c.loop),
+            breakeven_growth=_breakeven_growth(c, target, ttl),
         ))
     return out
 
@@ -239,3 +243,18 @@ def read_ratios(cells: list[FittedCell], baseline: str) -> list[dict]:
             "predicted": c.predicted.cache_read / b.predicted.cache_read,
         })
     return rows
+
+
+def _total_growth(loop: Loop) -> float:
+    n = loop.cached_turns
+    return loop.growth + (loop.delegations * loop.handback / (n - 1) if n > 1 else 0.0)
+
+
+def _breakeven_growth(c: FittedCell, target: float, ttl: str) -> float | None:
+    """Per-turn context growth (own + hand-backs) at which the arm costs what its baseline costs."""
+    flat = replace(c.loop, growth=0.0, delegations=0.0)
+    at_zero = flat.usage().cost(c.prices, ttl=ttl) + c.observed.other_cost
+    if at_zero > target:
+        return None
+    slope = replace(flat, growth=1.0).usage().cost(c.prices, ttl=ttl) + c.observed.other_cost - at_zero
+    return (target - at_zero) / slope if slope > 0 else float("inf")

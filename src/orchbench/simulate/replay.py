@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 from orchbench.errors import UserError
 from orchbench.records import Call, Usage
@@ -182,7 +183,7 @@ def replay(
     if handback_cap is not None and handback_cap < 0:
         raise UserError(f"hand-back cap must be >= 0 tokens, got {handback_cap}")
     steps, static = rebuild(calls, static_tokens=static_tokens)
-    policy = {role: _policy(calls, role, caching) for role in {s.call.role for s in steps}}
+    policy: dict[str, str] = {role: _policy(calls, role, caching) for role in {s.call.role for s in steps}}
     caches: dict[str, PromptCache] = {}
     convs: dict[str, list[Block]] = {}
     bills: list[Bill] = []
@@ -213,3 +214,18 @@ def _min_for(model: str, given: int | Mapping[str, int] | None) -> int:
     if given is not None and model in given:
         return given[model]
     return min_cacheable_for(model)
+
+
+def known_model(model: str) -> bool:
+    """True when the model has documented caching rules (an Anthropic model we know)."""
+    try:
+        min_cacheable_for(model)
+    except UserError:
+        return False
+    return True
+
+
+def replayable(calls: Sequence[Call]) -> list[Call]:
+    """The calls whose model's caching rules are known: each model has its own cache, so these can
+    be replayed while the others (e.g. a local executor) keep their recorded usage."""
+    return [c for c in calls if known_model(c.model)]

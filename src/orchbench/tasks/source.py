@@ -24,6 +24,8 @@ from orchbench.tasks.spec import Source
 IGNORED = (".git", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".venv", "*.egg-info",
            ".tox", ".nox", "coverage", ".coverage")
 
+LITTER = ("__pycache__/", "*.pyc", ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", "coverage/", ".coverage*")
+
 _GIT_ENV = {
     # A fixed identity and date: the pristine commit of the same tree has the same id everywhere.
     "GIT_AUTHOR_NAME": "orchbench", "GIT_AUTHOR_EMAIL": "orchbench@localhost",
@@ -43,6 +45,9 @@ def git(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.Complet
 def commit_tree(root: Path, message: str) -> str:
     """Make `root` a repository holding its current files as a single commit; return the commit id."""
     git(["init", "-q", "-b", "main"], root)
+    # Tool litter never shows in the agent's `git status` (it is not part of any codebase).
+    (root / ".git" / "info").mkdir(parents=True, exist_ok=True)
+    (root / ".git" / "info" / "exclude").write_text("\n".join(LITTER) + "\n")
     git(["add", "-A", "-f", "."], root)
     git(["-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", message], root)
     return git(["rev-parse", "HEAD"], root).stdout.strip()

@@ -20,9 +20,10 @@ CACHE_SIZE = 32
 
 
 def compute_grid(conn: sqlite3.Connection, experiment: str) -> dict[str, Any]:
-    cols = queries.trial_columns(conn, experiment)
+    cols, corrupt = queries.trial_columns(conn, experiment)
     result = analyze(cols).to_dict() if len(cols) else _empty()
-    return {"analysis": result, "status_counts": queries.cell_status_counts(conn, experiment)}
+    return {"analysis": result, "status_counts": queries.cell_status_counts(conn, experiment),
+            "corrupt_trials": corrupt}
 
 
 def _empty() -> dict[str, Any]:

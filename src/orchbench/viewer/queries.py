@@ -12,8 +12,6 @@ import json
 import sqlite3
 from typing import Any
 
-import numpy as np
-
 from orchbench.analysis.columns import STATUSES, TrialColumns, build_columns, status_code
 from orchbench.records import FINAL_STATUSES, ROLES
 
@@ -47,3 +45,147 @@ def decode(row: sqlite3.Row, json_fields: frozenset[str]) -> dict[str, Any]:
     if corrupt:
         out["corrupt"], out["raw"] = corrupt, raw
     return out
+
+
+_TRIAL_JSON = frozenset({"models", "usage", "cost", "verdict", "notes"})
+_TRIAL_NUM = ("attempt", "wall_s", "iterations", "total_cost")
+_CALL_JSON = frozenset({"tool_names", "content", "tool_results"})
+_CALL_NUM = ("turn", *USAGE_KEYS, "cost_usd", "latency_s")
+
+
+def _check_numbers(d: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Numeric columns holding something else (SQLite allows it) are flagged like bad JSON."""
+    for f in fields:
+        v = d.get(f)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            d.setdefault("corrupt", []).append(f)
+            d.setdefault("raw", {})[f] = str(v)
+            d[f] = None
+    return d
+
+
+# ---- experiments ---------------------------------------------------------------------------------
+
+def experiments(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every experiment with trials or a row of its own, with status counts and total cost."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def entry(exp: str) -> dict[str, Any]:
+        return out.setdefault(exp, {"id": exp, "name": "", "created_at": None, "n_trials": 0, "counts": {},
+                                    "total_cost": 0.0, "arms": [], "tasks": []})
+
+    if _has_table(conn, "experiments"):
+        for r in conn.execute("SELECT id, name, created_at FROM experiments"):
+            entry(r["id"]).update(name=r["name"], created_at=r["created_at"])
+    for r in conn.execute("SELECT experiment, status, count(*) AS n, total(total_cost) AS cost "
+                          "FROM trials GROUP BY experiment, status"):
+        e = entry(r["experiment"])
+        e["counts"][r["status"]] = r["n"]
+        e["n_trials"] += r["n"]
+        e["total_cost"] += r["cost"]
+    for r in conn.execute("SELECT DISTINCT experiment, arm, task FROM trials"):
+        e = entry(r["experiment"])
+        if r["arm"] not in e["arms"]:
+            e["arms"].append(r["arm"])
+        if r["task"] not in e["tasks"]:
+            e["tasks"].append(r["task"])
+    for e in out.values():
+        e["arms"].sort()
+        e["tasks"].sort()
+    return sorted(out.values(), key=lambda e: (e["created_at"] or "", e["id"]))
+
+
+def experiment(conn: sqlite3.Connection, exp: str) -> dict[str, Any] | None:
+    row = None
+    if _has_table(conn, "experiments"):
+        row = conn.execute("SELECT id, name, created_at, spec FROM experiments WHERE id = ?", (exp,)).fetchone()
+    if row is not None:
+        return decode(row, frozenset({"spec"}))
+    if conn.execute("SELECT 1 FROM trials WHERE experiment = ? LIMIT 1", (exp,)).fetchone():
+        return {"id": exp, "name": "", "created_at": None, "spec": {}}
+    return None
+
+
+# ---- the grid's inputs ---------------------------------------------------------------------------
+
+def trial_columns(conn: sqlite3.Connection, exp: str) -> tuple[TrialColumns, list[str]]:
+    """The experiment's finished trials as analysis columns (as `analyze --db` reads them), and the
+    ids of corrupt rows, which are left out of the numbers."""
+    rows: list[tuple[str, str, int, float, float, float]] = []
+    usage: dict[str, list[tuple[int, ...]]] = {r: [] for r in ROLES}
+    role_cost: dict[str, list[float]] = {r: [] for r in ROLES}
+    models: dict[str, list[str | None]] = {r: [] for r in ROLES}
+    corrupt: list[str] = []
+    zero = (0, 0, 0, 0)
+    q = (f"SELECT id, arm, task, status, wall_s, iterations, total_cost, usage, cost, models FROM trials "
+         f"WHERE experiment = ? AND status IN ({_FINAL_SQL}) ORDER BY rowid")
+    for tid, arm, task, status, wall, iters, total, u_json, c_json, m_json in conn.execute(q, (exp, *_FINAL)):
+        try:
+            u, c, m = json.loads(u_json), json.loads(c_json), json.loads(m_json)
+            row = (arm, task, status_code(status), float(wall), float(iters), float(total))
+            us = {r: (tuple(int(u[r][k]) for k in USAGE_KEYS) if r in u else zero) for r in ROLES}
+            cs = {r: float(c.get(r, 0.0)) for r in ROLES}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            corrupt.append(tid)
+            continue
+        rows.append(row)
+        for r in ROLES:
+            usage[r].append(us[r])
+            role_cost[r].append(cs[r])
+            models[r].append(m.get(r) if isinstance(m, dict) else None)
+    return build_columns(rows, usage, role_cost, models), corrupt
+
+
+def cell_status_counts(conn: sqlite3.Connection, exp: str) -> dict[str, dict[str, dict[str, int]]]:
+    """arm -> task -> status -> trials, every status (running ones too, which analysis leaves out)."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for arm, task, status, n in conn.execute(
+            "SELECT arm, task, status, count(*) FROM trials WHERE experiment = ? GROUP BY arm, task, status",
+            (exp,)):
+        out.setdefault(arm, {}).setdefault(task, {})[status] = n
+    return out
+
+
+# ---- a cell's trials, one trial, its calls -------------------------------------------------------
+
+def cell_exists(conn: sqlite3.Connection, exp: str, arm: str, task: str) -> bool:
+    return conn.execute("SELECT 1 FROM trials WHERE experiment = ? AND arm = ? AND task = ? LIMIT 1",
+                        (exp, arm, task)).fetchone() is not None
+
+
+def cell_trials(conn: sqlite3.Connection, exp: str, arm: str, task: str) -> list[dict[str, Any]]:
+    q = ("SELECT t.id, t.attempt, t.status, t.wall_s, t.iterations, t.total_cost, t.failure_reason, t.error, "
+         "t.verdict_summary, t.started_at, t.ended_at, "
+         "(SELECT count(*) FROM calls c WHERE c.trial_id = t.id) AS n_calls "
+         "FROM trials t WHERE t.experiment = ? AND t.arm = ? AND t.task = ? ORDER BY t.attempt, t.rowid")
+    return [_check_numbers(decode(r, frozenset()), _TRIAL_NUM) for r in conn.execute(q, (exp, arm, task))]
+
+
+def trial(conn: sqlite3.Connection, trial_id: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
+    if row is None:
+        return None
+    d = _check_numbers(decode(row, _TRIAL_JSON), _TRIAL_NUM)
+    if d.get("status") not in STATUSES:
+        d.setdefault("corrupt", []).append("status")
+        d.setdefault("raw", {})["status"] = str(d.get("status"))
+    return d
+
+
+def trial_calls(conn: sqlite3.Connection, trial_id: str) -> list[dict[str, Any]]:
+    """The trial's calls in stored order, with `usage` gathered from its columns."""
+    out = []
+    for r in conn.execute("SELECT * FROM calls WHERE trial_id = ? ORDER BY id", (trial_id,)):
+        d = _check_numbers(decode(r, _CALL_JSON), _CALL_NUM)
+        d["usage"] = {k: d.pop(k, None) or 0 for k in USAGE_KEYS}
+        out.append(d)
+    return out
+
+
+def count_trials(conn: sqlite3.Connection) -> int:
+    """The benchmark's baseline: the cheapest question one can ask the store."""
+    return int(conn.execute("SELECT count(*) FROM trials").fetchone()[0])
+
+
+__all__ = ["cell_exists", "cell_status_counts", "cell_trials", "count_trials", "experiment", "experiments",
+           "trial", "trial_calls", "trial_columns"]

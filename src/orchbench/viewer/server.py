@@ -179,7 +179,8 @@ class Handler(BaseHTTPRequestHandler):
 def start_in_thread(db: Path, host: str = "127.0.0.1", port: int = 0) -> tuple[ViewerServer, threading.Thread]:
     """A running server on a background thread (tests, benchmarks, notebooks); stop with `stop()`."""
     server = ViewerServer(db, host, port)
-    thread = threading.Thread(target=server.serve_forever, name="orchbench-view", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="orchbench-view", daemon=True)
     thread.start()
     return server, thread
 

@@ -53,7 +53,7 @@ const href = {
 function crumbs(items) {
   const nav = document.getElementById("crumbs");
   nav.replaceChildren(...items.flatMap((it, i) => [
-    i ? h("span", {class: "sep"}, "›") : null,
+    ...(i ? [h("span", {class: "sep"}, "›")] : []),
     it.href ? h("a", {href: it.href}, it.text) : h("span", {}, it.text),
   ]));
 }
@@ -81,6 +81,8 @@ async function render({refresh = false} = {}) {
   main.querySelectorAll("details[data-key]").forEach(d => { if (open.has(d.dataset.key)) d.open = true; });
   if (refresh) window.scrollTo(0, scroll);
   document.body.dataset.page = route.page;
+  // ms since navigation started: what a page load costs, read by the benchmark
+  document.body.dataset.renderedAt = performance.now().toFixed(1);
   document.body.dataset.ready = "1";
   document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
 }
@@ -250,6 +252,8 @@ document.addEventListener("click", e => {
   render();
 });
 window.addEventListener("popstate", () => render());
+// Charts take their colours when drawn: redraw when the system theme flips.
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => render({refresh: true}));
 
 async function poll() {
   const live = document.getElementById("live");

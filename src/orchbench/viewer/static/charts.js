@@ -110,11 +110,13 @@ const Charts = (() => {
   return {pareto, turns, destroyAll, SEGMENTS};
 })();
 
+const INT_FORMAT = new Intl.NumberFormat("en-US");  // one formatter: toLocaleString per call is slow
+
 const Fmt = {
   cost: v => v == null ? "—" : "$" + Number(v).toFixed(4),
   secs: v => v == null ? "—" : Number(v).toFixed(1) + " s",
   num: v => v == null ? "—" : (Number.isInteger(v) ? String(v) : Number(v).toFixed(1)),
-  int: v => v == null ? "—" : Number(v).toLocaleString("en-US"),
+  int: v => v == null ? "—" : INT_FORMAT.format(v),
   pct: v => v == null ? "—" : (100 * v).toFixed(0) + "%",
   p: v => v == null ? "—" : Number(v).toPrecision(3),
 };

@@ -16,10 +16,6 @@ function tokenBar(tokens, reread, scale) {
         class: "seg-" + k, "data-seg": k, "data-tokens": parts[k], style: `width:${100 * parts[k] / total}%`}))));
 }
 
-function legend() {
-  return h("div", {class: "legend"}, SEG_ORDER.map(k => h("span", {}, h("i", {class: "seg-" + k}), SEG_LABEL[k])));
-}
-
 function resultText(content) {
   if (content == null) return "";
   if (typeof content === "string") return content;
@@ -32,7 +28,7 @@ function folded(text, key, label) {
   if (text.length <= FOLD_CHARS && lines <= FOLD_LINES) return h("pre", {}, text);
   const first = text.split("\n", 1)[0].slice(0, 100);
   return h("details", {"data-key": key, class: "fold"},
-    h("summary", {}, `${label}: ${lines} lines, ${text.length.toLocaleString("en-US")} chars — ${first}…`),
+    h("summary", {}, `${label}: ${lines} lines, ${Fmt.int(text.length)} chars — ${first}…`),
     h("pre", {}, text));
 }
 
@@ -139,7 +135,7 @@ async function trialPage(route) {
       h("p", {class: "muted"}, "Hand-back re-read (est.): ",
         num("reread_tokens_total", tr.reread_tokens_total, Fmt.int(tr.reread_tokens_total)),
         ` tokens of cache reads re-read executor hand-backs from earlier turns (hand-back chars / ${tr.chars_per_token}).`),
-      h("div", {class: "chart-wide"}, canvas), legend(),
+      h("div", {class: "chart-wide"}, canvas),
       h("div", {class: "turns"}, tr.turns.map(x => turnEl(x, scale))),
       tr.orphan_executor_calls.length ? [h("h2", {}, "Executor calls with no matching orchestrator turn"),
         tr.orphan_executor_calls.map(d => h("div", {class: "turn", "data-role": "executor"},

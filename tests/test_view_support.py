@@ -1,22 +1,75 @@
-"""A small Chrome DevTools Protocol driver for the viewer's browser tests (Debian chromium, headless).
+"""Support for the viewer's tests (holds no tests; named test_view_* to stay in the viewer's files).
 
-Holds no tests (named test_view_* to stay in the viewer's files): imported by test_view_browser.py.
-Clicks are real mouse events at the element's centre, so they go through the page's own handling.
+- `paper_store` / `transcript_store`: the two stores the API and browser tests browse.
+- `Browser`: a small Chrome DevTools Protocol driver for Debian's chromium, headless. Clicks are
+  real mouse events at the element's centre, so they go through the page's own handling.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import shutil
 import subprocess
 import tempfile
 import time
 import urllib.request
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAPER_DIR = Path(str(resources.files("orchbench") / "data" / "paper"))
+TRANSCRIPT_EXPERIMENT = "recorded"
+# (trial id, arm, task, status, orchestrator turns, orchestrated)
+RECORDED = [
+    ("rec-B-T1-0", "B", "T1", "success", 12, True),
+    ("rec-B-T1-1", "B", "T1", "failure", 9, True),
+    ("rec-B-T1-2", "B", "T1", "success", 14, True),
+    ("rec-A-T1-0", "A", "T1", "success", 8, False),
+    ("rec-A-T1-1", "A", "T1", "success", 10, False),
+    ("rec-A-T2-0", "A", "T2", "blocked", 5, False),
+]
+RUNNING_ID = "rec-C-T1-running"
+
+
+def paper_store(path: Path) -> Path:
+    """The paper's 41 lines imported into a fresh store."""
+    from orchbench.paperformat import read_paper_files
+    from orchbench.store import Store
+
+    with Store(path) as store:
+        store.add_trials(read_paper_files([PAPER_DIR]))
+    return path
+
+
+def transcript_store(path: Path) -> Path:
+    """Trials recorded call by call (start_trial, add_call, finish_trial), as a run records them,
+    plus one trial still running with two calls."""
+    from orchbench.records import Experiment, Trial
+    from orchbench.store import Store
+    from orchbench.viewer.synthetic import trial_calls
+
+    rng = random.Random(3)
+    with Store(path) as store:
+        store.add_experiment(Experiment(id=TRANSCRIPT_EXPERIMENT, name="recorded transcripts"))
+        for i, (tid, arm, task, status, turns, orchestrated) in enumerate(RECORDED):
+            trial = Trial(id=tid, experiment=TRANSCRIPT_EXPERIMENT, arm=arm, task=task, attempt=i,
+                          status="running", wall_s=0.0)
+            store.start_trial(trial)
+            for call in trial_calls(tid, turns, rng=rng, orchestrated=orchestrated):
+                store.add_call(call)
+            store.finish_trial(trial.model_copy(update={
+                "status": status, "wall_s": 40.0 + 7 * i, "iterations": turns,
+                "failure_reason": None if status == "success" else f"judge: {status}",
+                "verdict_summary": "exit_code=0" if status == "success" else "exit_code=1"}))
+        running = Trial(id=RUNNING_ID, experiment=TRANSCRIPT_EXPERIMENT, arm="C", task="T1",
+                        status="running")
+        store.start_trial(running)
+        for call in trial_calls(RUNNING_ID, 2, rng=rng)[:2]:
+            store.add_call(call)
+    return path
 
 
 class Browser:
