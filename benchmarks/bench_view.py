@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -151,26 +151,29 @@ def browser_rows(base: str, exp: str, long_id: str, repeat: int, srv) -> list[tu
         b.close()
 
 
+def _ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.1f}"
+
+
 def write(rows: list[tuple[str, list[float]]], n_trials: int, n_calls: int, args) -> None:
     base = statistics.median(rows[1][1])  # /api/version: the cost of any request at all
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    store = (f"Store: {n_trials:,} trials, {n_calls:,} calls (synthetic, `orchbench.viewer.synthetic`), "
+             f"SQLite {sqlite3.sqlite_version}. Server: `orchbench view` (stdlib ThreadingHTTPServer) on "
+             "127.0.0.1, requests from the same process over HTTP.")
+    machine = (f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs (load average "
+               f"{load} at the end of the run), {platform.python_implementation()} {platform.python_version()}. "
+               f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}. Repeats: {args.repeat} (median, max).")
     lines = [
-        "# bench_view: the viewer on a 10,000-trial store",
-        "",
-        f"Store: {n_trials:,} trials, {n_calls:,} calls (synthetic, `orchbench.viewer.synthetic`), "
-        f"SQLite {sqlite3.sqlite_version}. Server: `orchbench view` (stdlib ThreadingHTTPServer) on "
-        "127.0.0.1, requests from the same process over HTTP.",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.platform()}. Date: "
-        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. Repeats: {args.repeat} (median, max).",
-        "",
-        "Targets: grid < 1 s, 100-turn transcript < 1 s.",
-        "",
+        "# bench_view: the viewer on a 10,000-trial store", "", store, machine, "",
+        "Targets: grid < 1 s, 100-turn transcript < 1 s (issue 7).", "",
         "| what | median ms | max ms | x /api/version |",
         "|---|---:|---:|---:|",
     ]
     for name, ts in rows:
         med = statistics.median(ts)
-        lines.append(f"| {name} | {med * 1000:.1f} | {max(ts) * 1000:.1f} | {med / base:.1f} |")
+        lines.append(f"| {name} | {_ms(med)} | {_ms(max(ts))} | {med / base:.2g} |")
     text = "\n".join(lines) + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

@@ -20,12 +20,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchbench.tasks.setup import prepare
 from orchbench.tasks.spec import load_task
-from orchbench.tasks.workspace import copy_tree, remove_workspace, new_workspace
+from orchbench.tasks.workspace import copy_tree, new_workspace, remove_workspace
 
 
 def plain_copy(src: Path, dst: Path) -> None:
@@ -96,9 +96,9 @@ def main() -> None:
                 times.append(time.perf_counter() - t0)
             for i in range(args.runs):
                 shutil.rmtree(work / f"ws{i}")
-            subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True)
+            subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True, check=False)
             safe = safe_after_inplace_write(src, copy, work)
-            subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True)
+            subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True, check=False)
             rows.append((name, statistics.median(times), min(times), safe))
         # The whole `workspace(task)` path as a trial sees it: cached set-up + venv lookup + copy.
         full = []
@@ -112,9 +112,9 @@ def main() -> None:
     lines = [
         "# Workspace creation (benchmarks/bench_workspace.py)",
         "",
-        f"Task `{args.task}`: the cached set-up tree, {files} files and dirs (including its `.git`), "
-        f"{args.runs} runs per candidate, median seconds. Baseline: plain copy with shutil.copytree, same run.",
-        f"Safe = an in-place write in the copy (same inode) leaves the cached tree unchanged.",
+        (f"Task `{args.task}`: the cached set-up tree, {files} files and dirs (including its `.git`), "
+         f"{args.runs} runs per candidate, median seconds. Baseline: plain copy with shutil.copytree, same run."),
+        "Safe = an in-place write in the copy (same inode) leaves the cached tree unchanged.",
         "",
         "| method | median s | min s | ratio to baseline | safe |",
         "|---|---|---|---|---|",
@@ -123,16 +123,16 @@ def main() -> None:
         lines.append(f"| {name} | {med:.4f} | {mn:.4f} | {med / base:.2f}x | {'yes' if safe else 'NO'} |")
     lines += [
         "",
-        f"Full `new_workspace(task)` (what each trial pays: cached set-up and venv lookups + copy): "
-        f"median {statistics.median(full):.4f} s (target < 0.5 s).",
+        (f"Full `new_workspace(task)` (what each trial pays: cached set-up and venv lookups + copy): "
+         f"median {statistics.median(full):.4f} s (target < 0.5 s)."),
         "",
-        "orchbench uses `cp --reflink=auto -a`: a real copy (copy-on-write on btrfs/xfs, a plain copy "
-        "elsewhere), safe against in-place writes; hardlinks are not, and `git worktree` writes into the "
-        "cached repository's .git.",
+        ("orchbench uses `cp --reflink=auto -a`: a real copy (copy-on-write on btrfs/xfs, a plain copy "
+         "elsewhere), safe against in-place writes; hardlinks are not, and `git worktree` writes into the "
+         "cached repository's .git."),
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"load average {load[0]:.1f} (shared with other jobs). "
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        (f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+         f"load average {load[0]:.1f} (shared with other jobs). "
+         f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."),
     ]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -165,3 +165,9 @@ def test_json_is_finite_and_roundtrips():
     assert doc["pairwise"][0]["a"] == "A"
     assert np.isfinite(doc["cells"][0]["cost_median"])
     assert "columns" not in doc
+
+
+def test_trials_still_running_are_left_out():
+    a = analyze([trial("A", "t", "success", 1.0), trial("A", "t", "running", 0.0),
+                 trial("B", "t", "interrupted", 0.0)])
+    assert [(c.arm, c.n_total) for c in a.cells] == [("A", 1)]

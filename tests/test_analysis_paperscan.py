@@ -146,3 +146,20 @@ def test_missing_path_and_empty_directory(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no \\*.jsonl"):
         read_paper_columns([tmp_path / "empty"])
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_rejected_like_the_record_reader(tmp_path, value):
+    p = tmp_path / "r.jsonl"
+    p.write_text(json.dumps(GOOD).replace('"wall_sec": 12.5', f'"wall_sec": {value}') + "\n")
+    with pytest.raises(UserError) as fast:
+        read_paper_columns([p])
+    with pytest.raises(UserError) as slow:
+        read_paper_files([p])
+    assert str(fast.value) == str(slow.value) and ":1: " in str(fast.value)
+
+
+def test_a_bom_before_the_first_line(tmp_path):
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\r\n" + json.dumps(GOOD).encode() + b"\r\n")
+    assert len(read_paper_columns([p])) == 2 == len(read_paper_files([p]))

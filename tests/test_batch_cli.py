@@ -118,10 +118,12 @@ def test_batch_and_status_through_the_cli(tmp_path: Path, task: Path) -> None:
                            workers=2)
     proc = orchbench("batch", str(exp), "--db", "cli.db", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "started 2 trial(s); stopped: done" in proc.stdout
+    assert "started 2 trial(s); stopped: done" in proc.stdout, proc.stdout + proc.stderr
     again = orchbench("batch", str(exp), "--db", "cli.db", cwd=tmp_path)
-    assert "started 0 trial(s); stopped: done" in again.stdout
+    assert "started 0 trial(s); stopped: done" in again.stdout, again.stdout + again.stderr
     status = orchbench("status", "--db", "cli.db", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
-    row = next(line for line in status.stdout.splitlines() if "tiny-pass" in line)
+    rows = [line for line in status.stdout.splitlines() if "tiny-pass" in line]
+    assert len(rows) == 1, status.stdout
+    row = rows[0]
     assert "oracle" in row and "2/2" in row and "done" in row

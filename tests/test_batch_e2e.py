@@ -82,11 +82,17 @@ def test_sigkill_mid_run_then_resume(small_experiment: Path, uninterrupted: Path
         pytest.fail("the batch never had finished and running trials at once")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    # Its workers died with it: nobody finishes the rows it left running behind the restart's back.
+    time.sleep(0.5)  # its workers notice and die with it (a trial may end in the few ms that takes)
+    with Store(db, readonly=True) as s:
+        at_death = {t.id: t.status for t in s.trials(experiment="e2e")}
+    finished_before = {i: st for i, st in at_death.items() if st in FINAL_STATUSES}
+    left_ids = {i for i, st in at_death.items() if st == "running"}
+    assert left_ids, "the kill left no running trial behind: nothing to recover"
+    # Nobody finishes the rows it left running behind the restart's back: no orphaned worker lives on.
     time.sleep(DELAY * 3)
     with Store(db, readonly=True) as s:
-        left = [t for t in s.trials(experiment="e2e") if t.status == "running"]
-    assert {t.id for t in left} >= set(running)
+        assert {t.id: t.status for t in s.trials(experiment="e2e")} == at_death
+        left = [t for t in s.trials(experiment="e2e") if t.id in left_ids]
 
     report = run_batch(load_experiment(small_experiment), db, model_factory=SlowFactory(DELAY))
     assert set(report.recovered) == {t.id for t in left}

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from orchbench.store import Store
 
 from orchbench.errors import UserError
-from orchbench.runner.batch import Snapshot, batch_lock, run_batch
+from orchbench.runner.batch import Snapshot, run_batch
 from orchbench.runner.experiment import load_experiment
+from orchbench.runner.recording import batch_lock
+from orchbench.store import Store
 from tests.test_batch_support import ScriptedTrial, make_task, scripted_trial, write_experiment
 
 
@@ -70,7 +71,7 @@ def test_infra_errors_retried_up_to_bound_and_never_counted(tmp_path: Path) -> N
     report = run_batch(exp, tmp_path / "i.db", workers=2, trial_fn=scripted_trial)
     st = report.states[("A", "infra-1")]
     assert (st.infra_errors, st.attempts, st.successes) == (3, 0, 0)
-    assert st.status(report.policy) == "gave up (infra)"
+    assert st.status(report.policy) == "given up"
     assert counts(tmp_path / "i.db", exp.id)[("A", "infra-1")] == [(0, "infra_error")] * 3
     assert report.states[("A", "pass-1")].successes == 1
 
@@ -89,7 +90,7 @@ def test_dead_worker_is_infra_error_and_the_pool_recovers(tmp_path: Path) -> Non
                      infra_retries=1, workers=1)
     report = run_batch(exp, tmp_path / "d.db", trial_fn=scripted_trial)
     die = report.states[("A", "die-1")]
-    assert (die.infra_errors, die.attempts) == (2, 0) and die.status(report.policy) == "gave up (infra)"
+    assert (die.infra_errors, die.attempts) == (2, 0) and die.status(report.policy) == "given up"
     assert report.states[("A", "pass-1")].successes == 1
     with Store(tmp_path / "d.db") as s:
         assert all("worker process died" in (t.error or "") for t in s.trials(task="die-1"))

@@ -108,7 +108,7 @@ def test_infra_errors_retried_up_to_bound_and_not_counted() -> None:
     trials.append(tr("A", "T1", 0, "infra_error"))
     st = cell_states(trials, [("A", "T1")])
     assert next_launches(st, [], pol, 4) == []
-    assert st[("A", "T1")].status(pol) == "gave up (infra)"
+    assert st[("A", "T1")].status(pol) == "given up"
     assert finished(st, pol)
 
 

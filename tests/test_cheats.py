@@ -141,6 +141,17 @@ def test_code_under_test_cannot_rewrite_protected_files_during_the_judge(ws: Dir
     assert (ws.root / "tests/test_feature.py").read_text() == FILES["tests/test_feature.py"]
 
 
+def test_force_a_zero_exit_status(tmp_path: Path) -> None:
+    # Code under test makes the interpreter exit 0 whatever pytest found.
+    ws = make_ws(tmp_path, make_task(["pytest"]))
+    edit(ws, "pkg/__init__.py", "from pkg.banner", "import atexit, os\natexit.register(os._exit, 0)\nfrom pkg.banner")
+    edit(ws, "pkg/core.py", "return a + b", "return a - b")
+    v = judge(ws, tmp_path)
+    pytest_run = next(c for c in v.commands if c.name == "pytest")
+    assert pytest_run.exit_code == 0  # the cheat worked on the exit status...
+    assert_caught(v, "command-output-mismatch: pytest exited 0 but reports 2 failed")  # ...not on the verdict
+
+
 def test_write_outside_the_workspace(ws: DirWorkspace, host_dir: Path) -> None:
     target = host_dir / "escaped.txt"
     out = BashTool(ws).run({"command": f"echo x > {target}; echo y > /etc/orchbench-escape; cd ..; touch up.txt"})
@@ -203,6 +214,7 @@ def test_the_agents_judge_cannot_change_the_final_verdict(ws: DirWorkspace, tmp_
     bash = BashTool(ws)
     green = bash.run({"command": "judge; echo rc=$?"})
     assert green.text.startswith("PASS") and "rc=0" in green.text, green.text
+    assert bash.run({"command": "judge"}).text.startswith("[cached] PASS")  # its own cache, kept across calls
     edit(ws, "pkg/core.py", "return a + b", "return a - b")
     shown = bash.run({"command": "judge; echo rc=$?"})
     assert "FAIL" in shown.text and "command-failed: smoke" in shown.text and "rc=1" in shown.text
@@ -211,4 +223,6 @@ def test_the_agents_judge_cannot_change_the_final_verdict(ws: DirWorkspace, tmp_
     edit(ws, "pkg/core.py", "return a - b", "return a + b  # noqa")
     shown = bash.run({"command": "judge"})
     assert "new-suppression-comment: pkg/core.py" in shown.text  # the agent sees what the runner will
-    assert_caught(judge(ws, tmp_path), "new-suppression-comment")
+    final = judge(ws, tmp_path)
+    assert not final.cached  # the runner never reads the agent's cache
+    assert_caught(final, "new-suppression-comment")

@@ -121,3 +121,15 @@ def test_export_jsonl_round_trips_and_csv_is_flat(tmp_path: Path, paper_dir: Pat
     assert c["executor_model"] == "claude-haiku-4-5-20251001" and c["executor_input"] == "42488"
     assert float(c["total_cost"]) == pytest.approx(0.346099)
     assert sum(x["status"] == "infra_error" for x in rows) == 1
+
+
+def test_bad_rate_card_and_unknown_model_get_one_line(tmp_path: Path, paper_dir: Path) -> None:
+    # The rate card is the store area's; `analyze` is the command that takes one.
+    (tmp_path / "card.toml").write_text('[models."claude-opus-4-7"]\ninput = -15\noutput = 75\n')
+    r = run("analyze", "--results", paper_dir, "--rate-card", "card.toml", cwd=tmp_path)
+    assert_one_line_error(r, "card.toml", 'models."claude-opus-4-7".input is negative')
+    lines = (paper_dir / "A.jsonl").read_text().replace("claude-opus-4-7", "acme-coder-1")
+    (tmp_path / "acme.jsonl").write_text(lines)
+    r = run("analyze", "--results", "acme.jsonl", "--rate-card", "paper-2026-06", cwd=tmp_path)
+    assert_one_line_error(r, 'no price for model "acme-coder-1" on rate card "paper-2026-06"',
+                          '[models."acme-coder-1"]')

@@ -329,3 +329,19 @@ def test_unknown_check_is_a_user_error(tmp_path: Path) -> None:
         run_checks(_ctx(tmp_path), [{"name": "nope", "params": {}}])
     with pytest.raises(UserError, match="bad params"):
         run_checks(_ctx(tmp_path), [{"name": "tests_pass", "params": {"wrong": 1}}])
+
+
+def test_output_mismatch_only_ever_rejects() -> None:
+    from orchbench.judge.run import output_mismatch
+    from orchbench.judge.spec import JudgeCommand
+    from orchbench.records import CommandResult
+
+    cmd = JudgeCommand(name="pytest", run=["pytest"], parser="pytest")
+    ok = CommandResult(name="pytest", exit_code=0, counts={"passed": 3, "failed": 0})
+    assert output_mismatch(ok, cmd) is None
+    silent = CommandResult(name="pytest", exit_code=0, counts={})
+    assert "printed no pytest summary" in (output_mismatch(silent, cmd) or "")
+    failed = CommandResult(name="pytest", exit_code=1, counts={"failed": 2})
+    assert output_mismatch(failed, cmd) is None  # already a command failure
+    info = JudgeCommand(name="fmt", run=["x"], parser="ruff-format", required=False)
+    assert output_mismatch(CommandResult(name="fmt", exit_code=0, required=False), info) is None

@@ -170,3 +170,13 @@ def test_nan_and_infinity_are_refused(tmp_path: Path) -> None:
     p = _write(tmp_path, "r.jsonl", [json.dumps(GOOD).replace('"wall_sec": 12.5', '"wall_sec": NaN')])
     with pytest.raises(UserError, match=r"r.jsonl:1: not valid JSON \(NaN is not a number JSON allows"):
         read_paper_files([p])
+
+
+def test_a_file_named_twice_is_read_once(paper_dir: Path) -> None:
+    assert len(read_paper_files([paper_dir, paper_dir / "A.jsonl", paper_dir / "A.jsonl"])) == 41
+
+
+def test_crlf_and_bom_are_tolerated(tmp_path: Path) -> None:
+    p = tmp_path / "w.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\r\n" + json.dumps(GOOD).encode() + b"\r\n")
+    assert [t.status for t, _ in read_paper_files([p])] == ["failure", "failure"]

@@ -166,3 +166,13 @@ def test_unknown_card_name_and_directory(tmp_path: Path) -> None:
         load_rate_card("paper-2099")
     with pytest.raises(UserError, match="not a file"):
         load_rate_card(tmp_path)
+
+
+def test_provider_hint_prices_local_servers_free_and_keeps_explicit_prices(tmp_path: Path) -> None:
+    card = load_rate_card()
+    assert card.cost("llama3", A_T3_0, provider="ollama") == 0.0
+    assert not card.knows("llama3")
+    assert card.cost("claude-opus-4-7", A_T3_0, provider="anthropic") == card.cost("claude-opus-4-7", A_T3_0)
+    assert card.cost("gpt-4o", A_T3_0, provider="openai") == card.cost("gpt-4o", A_T3_0)
+    mine = load_rate_card(_card(tmp_path, '[models."llama3"]\ninput = 0.2\noutput = 0.4\n'))
+    assert mine.cost("llama3", Usage(input=1_000_000), provider="ollama") == pytest.approx(0.2)

@@ -216,3 +216,26 @@ def test_add_trials_without_calls_keeps_stored_calls(tmp_path: Path) -> None:
         stored = s.trial("k")
         assert stored is not None and stored.status == "success"
         assert len(s.calls("k")) == 2 and stored.total_cost == pytest.approx(0.03)
+
+
+def test_failed_add_trials_does_not_leave_its_experiment_behind(tmp_path: Path) -> None:
+    def failing() -> Iterator[tuple[Trial, list[Call]]]:
+        yield Trial(id="a", arm="A", task="T", status="success"), []
+        raise UserError("bad line")
+
+    with Store(tmp_path / "s.db") as s:
+        with pytest.raises(UserError):
+            s.add_trials(failing(), experiment=Experiment(id="imp"))
+        assert s.experiments() == [] and s.trials() == []
+        s.add_trials([(Trial(id="a", arm="A", task="T", status="success", experiment="imp"), [])],
+                     experiment=Experiment(id="imp"))
+        assert [e.id for e in s.experiments()] == ["imp"]
+
+
+def test_corrupt_sqlite_file_is_a_user_error(tmp_path: Path) -> None:
+    p = tmp_path / "broken.db"
+    p.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    before = p.read_bytes()
+    with pytest.raises(UserError, match="broken.db"):
+        Store(p)
+    assert p.read_bytes() == before

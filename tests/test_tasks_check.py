@@ -59,13 +59,13 @@ def test_cli_check_exit_codes(tmp_path: Path, own_cache: Path) -> None:
     env = {**os.environ, "ORCHBENCH_CACHE": str(own_cache)}
     flags = ["--unsafe-no-sandbox"] if UNSAFE else []
     ok = subprocess.run([sys.executable, "-m", "orchbench", "tasks", "check", str(good), *flags],
-                        capture_output=True, text=True, env=env)
+                        capture_output=True, text=True, env=env, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "base" in ok.stdout and "setup" in ok.stdout and "oracle" in ok.stdout and "sound" in ok.stdout
     bad_dir = tmp_path / "bad"
     bad_dir.mkdir()
     bad = write_task(bad_dir, make_repo(bad_dir / "src"), reference_old="nothing like this")
     broken = subprocess.run([sys.executable, "-m", "orchbench", "tasks", "check", str(bad), *flags],
-                            capture_output=True, text=True, env=env)
+                            capture_output=True, text=True, env=env, check=False)
     assert broken.returncode == 1
     assert "BROKEN TASK mini: the reference solution does not pass the judge" in broken.stderr

@@ -84,7 +84,7 @@ def test_valid_task_loads_and_remembers_origin(tmp_path: Path) -> None:
 def test_cli_reports_bad_task_in_one_line_exit_2(tmp_path: Path) -> None:
     path = _write(tmp_path, task_toml(tmp_path).replace('name = "mini"', 'name = "mini"\nextra = 1'))
     proc = subprocess.run([sys.executable, "-m", "orchbench", "tasks", "show", str(path)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "'extra'" in proc.stderr and str(path) in proc.stderr and "Traceback" not in proc.stderr

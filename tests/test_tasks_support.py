@@ -50,7 +50,7 @@ def make_repo(root: Path, *, git: bool = False) -> Path:
     (root / "minipkg" / "__pycache__").mkdir()
     (root / "minipkg" / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"litter")
     if git:
-        run = lambda *a: subprocess.run(["git", *a], cwd=root, check=True, capture_output=True)  # noqa: E731
+        run = lambda *a: subprocess.run(["git", *a], cwd=root, check=True, capture_output=True)
         run("init", "-q", "-b", "main")
         run("add", "minipkg/__init__.py", "minipkg/core.py", "minipkg/nothing.py", "tests")
         run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")

@@ -37,7 +37,7 @@ def test_path_source_becomes_one_pristine_commit_without_litter(tmp_path: Path) 
     assert git_log(base) == [f"pristine: path:{repo}"]
     assert (base / "minipkg" / "core.py").read_text() == (repo / "minipkg" / "core.py").read_text()
     assert not (base / "minipkg" / "__pycache__").exists()
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=base, capture_output=True, text=True)
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=base, capture_output=True, text=True, check=False)
     assert status.stdout == ""
 
 
@@ -55,7 +55,7 @@ def test_second_use_costs_nothing_and_a_change_makes_a_new_base(tmp_path: Path,
 
 def test_git_source_takes_the_rev(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "src", git=True)
-    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=False).stdout.strip()
     (repo / "later.py").write_text("x = 1\n")
     subprocess.run(["git", "add", "later.py"], cwd=repo, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two"], cwd=repo, check=True)
@@ -136,7 +136,7 @@ def test_venv_imports_the_workspace_package_even_when_pythonpath_is_replaced(tmp
     with workspace(task, stage="base") as ws:
         env = {**os.environ, **ws.env(), "PYTHONPATH": str(tmp_path)}  # like typer's subprocess tests
         out = subprocess.run([str(ws.venv / "bin" / "python"), "-c", "import minipkg; print(minipkg.__file__)"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True)
+                             cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
         assert out.returncode == 0, out.stderr
         assert Path(out.stdout.strip()).is_relative_to(ws.root)
         assert not ws.venv.is_relative_to(ws.root)

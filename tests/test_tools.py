@@ -26,7 +26,7 @@ def run(tool: EditorTool, **args: object) -> ToolOutput:
 
 
 def test_schemas_are_anthropic_tool_definitions(ws: Path) -> None:
-    for tool in (EditorTool(ws), BashTool(ws)):
+    for tool in (EditorTool(ws), BashTool(ws, unsafe_no_sandbox=True)):
         s = tool.schema()
         assert s["name"] == tool.name and s["input_schema"]["type"] == "object"
         assert set(s["input_schema"]["required"]) <= set(s["input_schema"]["properties"])
@@ -128,6 +128,17 @@ def test_bash_runs_in_the_workspace_and_cuts_long_output(ws: Path) -> None:
 def test_bash_timeout_is_an_error_result(ws: Path) -> None:
     out = BashTool(ws, timeout_s=1).run({"command": "echo before; sleep 30"})
     assert out.is_error and "timed out" in out.text and "before" in out.text
+
+
+def test_bash_refuses_to_start_without_a_sandbox_unless_told(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchbench.agent import tools
+    from orchbench.errors import UserError
+
+    monkeypatch.setattr(tools, "sandbox_available", lambda: False)
+    with pytest.raises(UserError, match="--unsafe-no-sandbox"):
+        BashTool(ws)
+    out = BashTool(ws, unsafe_no_sandbox=True).run({"command": "echo unconfined; pwd"})
+    assert out.text.splitlines() == ["unconfined", str(ws)]
 
 
 @needs_bwrap

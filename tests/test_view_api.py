@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import inspect
 import json
 import shutil
 import socket
@@ -224,15 +225,38 @@ def test_never_writes_the_store_and_refuses_writes(stores, serve, tmp_path: Path
     assert sha(db) == before
 
 
+def test_loopback_server_refuses_foreign_host_names(stores, serve) -> None:
+    srv = serve(stores["paper"])
+    host, port = srv.server_address[:2]
+    for name, expected in ((f"evil.example:{port}", 403), (f"localhost:{port}", 200), (f"127.0.0.1:{port}", 200)):
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        conn.request("GET", "/api/experiments", headers={"Host": name})
+        assert conn.getresponse().status == expected, name
+        conn.close()
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its default route (no packet is sent), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            addr = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if addr.startswith("127.") else addr
+
+
 def test_binds_loopback_by_default(stores) -> None:
+    from orchbench.cli.view import view
+
+    assert inspect.signature(view).parameters["host"].default == "127.0.0.1"
     srv, th = start_in_thread(stores["paper"])
     try:
         assert srv.server_address[0] == "127.0.0.1"
-        with pytest.raises(OSError):  # not reachable on another interface address
-            other = socket.gethostbyname(socket.gethostname())
-            if other.startswith("127."):
-                raise OSError("no non-loopback address to try")
-            socket.create_connection((other, srv.server_address[1]), timeout=2)
+        other = _outward_address()
+        if other is not None:  # the port is not open on the machine's other address
+            with pytest.raises(OSError):
+                socket.create_connection((other, srv.server_address[1]), timeout=2).close()
     finally:
         stop(srv, th)
 
@@ -273,7 +297,8 @@ def test_live_updates_while_a_batch_writes(stores, serve, tmp_path: Path) -> Non
 # ---- the command ----------------------------------------------------------------------------------
 
 def _orchbench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orchbench", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "orchbench", *args], capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 def test_cli_rejects_a_missing_store_and_a_busy_port(tmp_path: Path, stores) -> None:
@@ -285,3 +310,22 @@ def test_cli_rejects_a_missing_store_and_a_busy_port(tmp_path: Path, stores) -> 
         s.listen()
         res2 = CliRunner().invoke(app, ["view", "--db", str(stores["paper"]), "--port", str(s.getsockname()[1])])
     assert isinstance(res2.exception, UserError) and "already in use" in str(res2.exception)
+
+
+def test_an_experiment_with_nothing_finished_yet(serve, tmp_path: Path) -> None:
+    from orchbench.records import Experiment, Trial
+
+    db = tmp_path / "fresh.db"
+    with Store(db) as store:
+        store.add_experiment(Experiment(id="empty", name="nothing yet"))
+        store.add_experiment(Experiment(id="started"))
+        store.start_trial(Trial(id="t0", experiment="started", arm="A", task="T1", status="running"))
+    srv = serve(db)
+    _, body = get(srv, "/api/experiments")
+    assert sorted((e["id"], e["n_trials"]) for e in body["experiments"]) == [("empty", 0), ("started", 1)]
+    status, grid = get(srv, "/api/experiments/empty/grid")
+    assert status == 200 and grid["analysis"]["cells"] == [] and grid["status_counts"] == {}
+    status, grid = get(srv, "/api/experiments/started/grid")
+    assert status == 200 and grid["analysis"]["cells"] == [] and grid["status_counts"] == {"A": {"T1": {"running": 1}}}
+    status, cell = get(srv, "/api/experiments/started/cells/A/T1")
+    assert status == 200 and cell["cell"] is None and [t["id"] for t in cell["trials"]] == ["t0"]

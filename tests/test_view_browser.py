@@ -18,8 +18,15 @@ from orchbench.cli import app
 from orchbench.records import Call, Usage
 from orchbench.store import Store
 from orchbench.viewer.server import start_in_thread, stop
-from tests.test_view_support import (CHROMIUM, RECORDED, RUNNING_ID, TRANSCRIPT_EXPERIMENT, Browser, paper_store,
-                                     transcript_store)
+from tests.test_view_support import (
+    CHROMIUM,
+    RECORDED,
+    RUNNING_ID,
+    TRANSCRIPT_EXPERIMENT,
+    Browser,
+    paper_store,
+    transcript_store,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -111,7 +118,7 @@ def test_paper_store_from_grid_to_a_trial(browser: Browser, stores, serve) -> No
     assert shown(b, "dl", "cost_median") == (cell["cost_median"], fmt_cost(cell["cost_median"]))
     with Store(stores["paper"], readonly=True) as store:
         records = store.trials(arm="B", task="T1")
-    costs = lambda: b.eval("[...document.querySelectorAll('table.trials [data-field=total_cost]')]"  # noqa: E731
+    costs = lambda: b.eval("[...document.querySelectorAll('table.trials [data-field=total_cost]')]"
                            ".map(e => JSON.parse(e.dataset.value))")
     b.click('th[data-sort="total_cost"]')
     assert costs() == sorted(t.total_cost for t in records)
@@ -167,6 +174,8 @@ def test_recorded_transcripts_from_grid_to_a_trial(browser: Browser, stores, ser
                     ".map(e => Number(e.dataset.turn))])")
     assert nested == [[o.turn, [e.turn for e in execs if e.parent_turn == o.turn]] for o in orch]
     assert any(e for _, e in nested)
+    handbacks = b.eval("document.querySelectorAll('[data-result=\"hand-back from the executor\"]').length")
+    assert handbacks == sum(c.handback_chars is not None for c in orch) > 0
     # Each turn's bar is its tokens; the running cost ends at the trial's total.
     bars = b.eval("[...document.querySelectorAll('.turns > .turn[data-role=orchestrator] > .side .bar')]"
                   ".map(e => Number(e.dataset.total))")
@@ -193,7 +202,13 @@ def test_corrupt_row_and_live_update(browser: Browser, stores, serve, tmp_path: 
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE calls SET tool_results = 'oops' WHERE id = "
                      "(SELECT max(id) FROM calls WHERE trial_id = ?)", (RUNNING_ID,))
+        conn.execute("UPDATE trials SET usage = 'garbage' WHERE id = ?", (RECORDED[1][0],))
     b, base = browser, serve(db)
+    b.goto(f"{base}/e/{TRANSCRIPT_EXPERIMENT}")
+    assert b.eval("document.querySelector('[data-corrupt-trials]').dataset.corruptTrials") == "1"
+    assert b.eval("document.querySelector('[data-corrupt-trials] a').textContent") == RECORDED[1][0]
+    b.goto(f"{base}/t/{RECORDED[1][0]}")
+    assert b.eval("document.querySelector('[data-corrupt=usage]').textContent") == "corrupt column usage: garbage"
     b.goto(f"{base}/t/{RUNNING_ID}")
     assert b.eval("document.querySelector('[data-corrupt=tool_results]').textContent").startswith(
         "corrupt column tool_results")

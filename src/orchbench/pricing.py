@@ -78,6 +78,12 @@ def is_local_model(model: str) -> bool:
     return m.startswith(_LOCAL_PREFIXES) or m == "local" or m.endswith("-local") or bool(_OLLAMA_TAG.match(m))
 
 
+def _key(model: str, provider: str | None) -> str:
+    if provider is None or provider == "scripted" or model.startswith(provider + "/"):
+        return model
+    return f"{provider}/{model}"
+
+
 def _candidates(model: str) -> list[str]:
     """The names to try for a model id: as given, without a provider prefix, without a date."""
     out = [model]
@@ -113,21 +119,26 @@ class RateCard:
         self._sources = dict(sources or {})
         self._cache: dict[str, tuple[Pricer, str] | None] = {}
 
-    def cost(self, model: str, usage: Usage) -> float:
-        """Dollars for `usage` on `model`; UnknownModel if this card cannot price it."""
-        hit = self._cache.get(model)
+    def cost(self, model: str, usage: Usage, *, provider: str | None = None) -> float:
+        """Dollars for `usage` on `model`; UnknownModel if this card cannot price it.
+
+        `provider` (an arm's "anthropic" / "openai" / "ollama" ...) narrows the genai-prices lookup
+        and marks local servers ("ollama", "local", "lmstudio", "llamacpp") as $0.
+        """
+        key = _key(model, provider)
+        hit = self._cache.get(key)
         if hit is None:
-            hit = self._resolve(model)
+            hit = self._resolve(key)
             if hit is None:
                 raise self._unknown(model)
         return hit[0](usage)
 
-    def knows(self, model: str) -> bool:
-        return self._resolve(model) is not None
+    def knows(self, model: str, *, provider: str | None = None) -> bool:
+        return self._resolve(_key(model, provider)) is not None
 
-    def explain(self, model: str) -> str:
+    def explain(self, model: str, *, provider: str | None = None) -> str:
         """Where this card's price for `model` comes from (for reports); UnknownModel if none."""
-        hit = self._resolve(model)
+        hit = self._resolve(_key(model, provider))
         if hit is None:
             raise self._unknown(model)
         return hit[1]

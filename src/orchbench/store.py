@@ -148,6 +148,9 @@ class Store:
                 self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._open()
+        except UserError:
+            self._close_quietly()
+            raise
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
             raise UserError(f"{self.path}: cannot open as an orchbench store ({exc}); "
@@ -200,7 +203,8 @@ class Store:
         try:
             yield db
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # some SQLite errors have rolled back already
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 
@@ -222,11 +226,7 @@ class Store:
 
     def add_experiment(self, exp: Experiment) -> None:
         with self._write() as db:
-            db.execute(
-                "INSERT INTO experiments (id, name, created_at, spec) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET name=excluded.name, spec=excluded.spec",
-                (exp.id, exp.name, exp.created_at.isoformat(), _dumps(exp.spec)),
-            )
+            _upsert_experiment(db, exp)
 
     def experiments(self) -> list[Experiment]:
         rows = self._db.execute("SELECT id, name, created_at, spec FROM experiments ORDER BY created_at, id")
@@ -255,15 +255,18 @@ class Store:
             db.execute(_INSERT_TRIAL, _trial_row(final))
         return final
 
-    def add_trials(self, items: Iterable[tuple[Trial, list[Call]]]) -> int:
+    def add_trials(self, items: Iterable[tuple[Trial, list[Call]]], *, experiment: Experiment | None = None) -> int:
         """Upsert trials (by id) with their calls in one transaction: all of them or none.
 
         A trial that exists already is replaced, so re-importing a file does not duplicate it.
         Given calls replace the trial's stored calls; an empty list keeps the stored calls (nothing
         stored is dropped by omission). Totals are re-derived from the calls the trial ends up with.
+        `experiment`, if given, is upserted in the same transaction.
         """
         n = 0
         with self._write() as db:
+            if experiment is not None:
+                _upsert_experiment(db, experiment)
             for trial, calls in items:
                 if calls:
                     db.execute("DELETE FROM calls WHERE trial_id = ?", (trial.id,))
@@ -337,6 +340,14 @@ class Store:
                 if calls is None:
                     calls = out[r[0]] = []
                 calls.append(_row_call(r))
+
+
+def _upsert_experiment(db: sqlite3.Connection, exp: Experiment) -> None:
+    db.execute(
+        "INSERT INTO experiments (id, name, created_at, spec) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET name=excluded.name, spec=excluded.spec",
+        (exp.id, exp.name, exp.created_at.isoformat(), _dumps(exp.spec)),
+    )
 
 
 def _not_ours(path: Path) -> UserError:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchbench.sandbox import Limits, run_sandboxed
+from orchbench.errors import UserError
+from orchbench.sandbox import Limits, run_sandboxed, sandbox_available
 
 BASH_OUTPUT_CHARS = 8000
 VIEW_MAX_CHARS = 200_000
@@ -239,6 +240,11 @@ class BashTool:
         limits: Limits | None = None,
         output_chars: int = BASH_OUTPUT_CHARS,
     ) -> None:
+        if not unsafe_no_sandbox and not sandbox_available():
+            raise UserError(
+                "bubblewrap (bwrap) is missing or cannot start a sandbox here: install the Debian package "
+                "'bubblewrap', or pass --unsafe-no-sandbox to run agent commands unconfined"
+            )
         self.ws = None if isinstance(ws, (str, os.PathLike)) else ws  # a Path has `.root` too
         self.root = Path(ws.root if self.ws is not None else ws).resolve()
         self.unsafe = unsafe_no_sandbox
@@ -246,6 +252,7 @@ class BashTool:
         self.limits = limits or Limits()
         self.output_chars = output_chars
         self._bin: Path | None = None
+        self._originals: Path | None = None
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -271,7 +278,10 @@ class BashTool:
 
             d = Path(tempfile.mkdtemp(prefix="orchbench-judge-bin-"))
             weakref.finalize(self, shutil.rmtree, str(d), True)
-            write_snapshot(self.ws, d / "ctx")
+            self._originals = write_snapshot(self.ws, d / "ctx")
+            # The agent's own judge cache and tool caches: kept across calls (a repeated `judge` is
+            # instant, mypy stays warm), writable by the agent, never read by the runner's judge.
+            (d / "cache").mkdir()
             script = d / "bin" / "judge"
             script.parent.mkdir()
             # -I: the workspace (cwd, PYTHONPATH) must not shadow the judge's own modules.
@@ -284,31 +294,43 @@ class BashTool:
 
     def env(self) -> dict[str, str]:
         """The workspace's env (the same code as the judge's), plus `judge` first on PATH."""
-        venv = getattr(self.ws, "venv", None)
+        ws: Any = self.ws
+        venv = getattr(ws, "venv", None)
         if venv is not None:
             from orchbench.tasks.venv import env_for
 
-            env = env_for(self.root, Path(venv), dict(getattr(self.ws.task.judge, "env", {}) or {}))
+            env = env_for(self.root, Path(venv), dict(getattr(ws.task.judge, "env", {}) or {}))
         else:
             env = {"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": str(self.root)}
         bindir = self._judge_bin()
         if bindir is not None:
             env["PATH"] = f"{bindir / 'bin'}:{env['PATH']}"
+            env["ORCHBENCH_CACHE"] = str(bindir / "cache")
         return env
+
+    def _timeout_for(self, command: str) -> float:
+        """`judge` may take as long as the task's judge does (typer's suite alone is ~140 s)."""
+        words, ws = command.split(), self.ws
+        if self._bin is not None and words and words[0] == "judge" and ws is not None:
+            return max(self.timeout_s, float(ws.task.judge.timeout_s) + 30)
+        return self.timeout_s
 
     def run(self, args: dict[str, Any]) -> ToolOutput:
         command = args.get("command")
         if not isinstance(command, str) or not command.strip():
             return ToolOutput("Error: missing 'command'", is_error=True)
         env = self.env()
-        readonly = [Path(p) for p in (getattr(self.ws, "venv", None), self._bin) if p is not None]
+        extra = (getattr(self.ws, "venv", None), self._bin, self._originals)
+        readonly = [Path(p) for p in extra if p is not None]
+        writable = [self.root] + ([self._bin / "cache"] if self._bin is not None else [])
+        timeout_s = self._timeout_for(command)
         r = run_sandboxed(
             command,
             cwd=self.root,
-            writable=[self.root],
+            writable=writable,
             readonly=readonly,
             env=env,
-            timeout_s=self.timeout_s,
+            timeout_s=timeout_s,
             limits=self.limits,
             unsafe_no_sandbox=self.unsafe,
         )
@@ -317,7 +339,7 @@ class BashTool:
             text += ("\n" if text and not text.endswith("\n") else "") + r.stderr
         text = cut_middle(text, self.output_chars)
         if r.timed_out:
-            return ToolOutput(f"{text}\n[command timed out after {self.timeout_s:g} s and was killed]", True)
+            return ToolOutput(f"{text}\n[command timed out after {timeout_s:g} s and was killed]", True)
         if r.exit_code != 0:
             text += f"\n[exit code {r.exit_code}]"
         return ToolOutput(text or "(no output)")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from orchbench.records import COUNTED_STATUSES, ROLES, Call, Trial
+from orchbench.records import COUNTED_STATUSES, FINAL_STATUSES, ROLES, Call, Trial
 
 if TYPE_CHECKING:
     from orchbench.pricing import RateCard
@@ -99,11 +99,12 @@ class _Interner:
 
 def build_columns(
     rows: Sequence[tuple[str, str, int, float, float, float]],
-    usage: dict[str, list[Sequence[int]]],
+    usage: dict[str, list[int]],
     role_cost: dict[str, list[float]],
     models: dict[str, list[str | None]],
 ) -> TrialColumns:
-    """Columns from plain per-trial tuples (arm, task, status_code, wall, iterations, cost)."""
+    """Columns from plain per-trial tuples (arm, task, status_code, wall, iterations, cost);
+    `usage` holds 4 ints per trial, flat, in USAGE_FIELDS order."""
     arm_of, task_of = _Interner(), _Interner()
     n = len(rows)
     arm_code = np.fromiter((arm_of(r[0]) for r in rows), dtype=np.int32, count=n)
@@ -128,18 +129,21 @@ def from_trials(items: Iterable[TrialItem], *, rate_card: RateCard | None = None
     """Columns from records (e.g. `Store.trials()` or `read_paper_files`).
 
     With a rate card, each role's cost is recomputed from usage: per call when the trial has calls
-    (tiered prices apply per request), else from the trial's per-role usage.
+    (tiered prices apply per request), else from the trial's per-role usage. Trials that have not
+    ended (running, interrupted) are left out: they are neither successes nor failures yet.
     """
     rows: list[tuple[str, str, int, float, float, float]] = []
-    usage: dict[str, list[Sequence[int]]] = {r: [] for r in ROLES}
+    usage: dict[str, list[int]] = {r: [] for r in ROLES}
     role_cost: dict[str, list[float]] = {r: [] for r in ROLES}
     models: dict[str, list[str | None]] = {r: [] for r in ROLES}
     for item in items:
         trial, calls = item if isinstance(item, tuple) else (item, [])
+        if trial.status not in FINAL_STATUSES:
+            continue
         costs = _role_costs(trial, calls, rate_card)
         for r in ROLES:
             u = trial.usage.get(r)
-            usage[r].append((u.input, u.output, u.cache_write, u.cache_read) if u else (0, 0, 0, 0))
+            usage[r].extend((u.input, u.output, u.cache_write, u.cache_read) if u else (0, 0, 0, 0))
             role_cost[r].append(costs.get(r, 0.0))
             models[r].append(trial.models.get(r))
         total = sum(costs.values()) if rate_card is not None else trial.total_cost

@@ -10,13 +10,12 @@ Building one pydantic Trial per line costs several times the JSON parsing itself
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from orchbench.analysis.columns import TrialColumns, build_columns, status_code
 from orchbench.errors import UserError
-from orchbench.paperformat import diagnose_line, expand_paths
+from orchbench.paperformat import _decode, diagnose_line, expand_paths  # _decode rejects NaN/Infinity
 
 _NUM = (int, float)
 _SUCCESS, _FAILURE = status_code("success"), status_code("failure")
@@ -26,14 +25,14 @@ _ZERO = (0, 0, 0, 0)
 
 def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
     rows: list[tuple[str, str, int, float, float, float]] = []
-    usage: dict[str, list[Sequence[int]]] = {"orchestrator": [], "executor": []}
+    usage: dict[str, list[int]] = {"orchestrator": [], "executor": []}
     role_cost: dict[str, list[float]] = {"orchestrator": [], "executor": []}
     models: dict[str, list[str | None]] = {"orchestrator": [], "executor": []}
-    ou, eu = usage["orchestrator"].append, usage["executor"].append
+    ou, eu = usage["orchestrator"].extend, usage["executor"].extend  # flat: 4 ints per trial
     oc, ec = role_cost["orchestrator"].append, role_cost["executor"].append
     om, em = models["orchestrator"].append, models["executor"].append
     add = rows.append
-    loads = json.loads
+    loads = _decode
     for path in expand_paths(paths):
         try:
             f = path.open("rb")
@@ -43,8 +42,10 @@ def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
             for lineno, raw in enumerate(f, 1):
                 if not raw.strip():
                     continue
+                if lineno == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM some editors put before the first line
                 try:
-                    d = loads(raw)
+                    d = loads(raw.decode())
                     success = d["success"]
                     iterations = d["iterations"]
                     wall = d["wall_sec"]
@@ -78,21 +79,17 @@ def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
                     total = d.get("total_cost_usd")
                     if names:
                         m0 = names[0]
-                        u = ubr[m0]
-                        u0 = (u["input_tokens"], u["output_tokens"], u.get("cache_creation_input_tokens", 0),
-                              u.get("cache_read_input_tokens", 0))
+                        u0 = _tokens(ubr[m0])
                         c0 = cbr.get(m0, 0.0)
-                        if min(u0) < 0 or c0.__class__ not in _NUM or c0 < 0:
+                        if c0.__class__ not in _NUM or c0 < 0:
                             raise ValueError
                     else:
                         m0, u0, c0 = None, _ZERO, 0.0
                     if len(names) == 2:
                         m1 = names[1]
-                        u = ubr[m1]
-                        u1 = (u["input_tokens"], u["output_tokens"], u.get("cache_creation_input_tokens", 0),
-                              u.get("cache_read_input_tokens", 0))
+                        u1 = _tokens(ubr[m1])
                         c1 = cbr.get(m1, 0.0)
-                        if min(u1) < 0 or c1.__class__ not in _NUM or c1 < 0:
+                        if c1.__class__ not in _NUM or c1 < 0:
                             raise ValueError
                     else:
                         m1, u1, c1 = None, _ZERO, 0.0
@@ -102,8 +99,6 @@ def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
                         raise ValueError
                     row = (arm, task, st, float(wall), float(iterations), float(total))
                     c0, c1 = float(c0), float(c1)
-                    if not (u0.__class__ is tuple and all(x.__class__ is int for x in u0 + u1)):
-                        raise ValueError
                 except Exception:  # noqa: BLE001 (any failure of a line means: diagnose it)
                     raise UserError(f"{path}:{lineno}: {diagnose_line(raw)}") from None
                 add(row)
@@ -114,3 +109,14 @@ def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
                 om(m0)
                 em(m1)
     return build_columns(rows, usage, role_cost, models)
+
+
+def _tokens(u: dict) -> tuple[int, int, int, int]:
+    """input, output, cache_write, cache_read of one model; ValueError unless all are ints >= 0."""
+    a, b = u["input_tokens"], u["output_tokens"]
+    c, e = u.get("cache_creation_input_tokens", 0), u.get("cache_read_input_tokens", 0)
+    if a.__class__ is not int or b.__class__ is not int or c.__class__ is not int or e.__class__ is not int:
+        raise ValueError
+    if (a | b | c | e) < 0:  # the OR of ints is negative iff one of them is
+        raise ValueError
+    return a, b, c, e

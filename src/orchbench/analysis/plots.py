@@ -89,6 +89,7 @@ def tokens_figure(a: Analysis) -> Figure:
             bottoms += np.asarray(stacks[k], dtype=float)
         ax.set_xticks(x, labels, fontsize="small")
         ax.set_title(task)
+        ax.margins(y=0.08)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 3))
     axes[0][0].set_ylabel("tokens per successful trial (mean)")
     axes[0][-1].legend(fontsize="small")
@@ -116,6 +117,7 @@ def cost_by_role_figure(a: Analysis) -> Figure:
             bottoms += vals
         ax.set_xticks(x, a.arms)
         ax.set_title(task)
+        ax.margins(y=0.08)
     axes[0][0].set_ylabel(f"$ per successful trial (mean, {a.rate_card})")
     axes[0][-1].legend(fontsize="small")
     fig.suptitle("Cost by role")

@@ -73,7 +73,7 @@ def normal_approx_p(u: float, n1: int, n2: int) -> float:
     if sigma == 0:
         return 1.0
     z = (u - n1 * n2 / 2.0) / sigma
-    return float(2.0 * stats.norm.sf(abs(z)))
+    return math.erfc(abs(z) / math.sqrt(2.0))  # = 2 * (1 - Phi(|z|))
 
 
 def cliffs_delta(x: np.ndarray, y: np.ndarray, *, u: float | None = None) -> float | None:

@@ -67,11 +67,15 @@ CELL_COLUMNS = [f.name for f in fields(Cell)]
 WIDE = 150  # tables are read in logs and pipes too, where rich would squeeze them to 80 columns
 
 
+def wide(console: Console) -> Console:
+    """The console itself on a terminal; elsewhere one WIDE columns wide on the same file."""
+    return console if console.is_terminal else Console(file=console.file, width=WIDE, no_color=True)
+
+
 def print_tables(console: Console, *tables: Table) -> None:
-    if not console.is_terminal:
-        console = Console(file=console.file, width=WIDE, no_color=True)
+    out = wide(console)
     for t in tables:
-        console.print(t)
+        out.print(t)
 
 
 def cells_csv(a: Analysis) -> str:

@@ -85,7 +85,7 @@ def report(
 
     a = run_analysis(_load(ctx, db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
     index = write_report(a, out)
-    console.print(f"report: {index}")
+    console.print(f"report: {index}", highlight=False, markup=False)
 
 
 @app.command()
@@ -96,21 +96,25 @@ def reproduce(
     = "current",
 ) -> None:
     """Reproduce the paper's section 4 from its shipped data (no API key, no network), then re-price it."""
+    from rich.markup import escape
+
     from orchbench.analysis.compare import describe
     from orchbench.analysis.reproduce import PAPER
     from orchbench.analysis.reproduce import reproduce as run_reproduce
-    from orchbench.analysis.tables import cells_table, pairwise_table, print_tables, tokens_table
+    from orchbench.analysis.tables import cells_table, pairwise_table, print_tables, tokens_table, wide
 
     r = run_reproduce(out=out, rate_card=rate_card)
     if as_json:
         _print_json(r.to_dict())
         return
-    console.print(f"[bold]Reproducing[/bold] {PAPER}", highlight=False)
-    print_tables(console, cells_table(r.paper), pairwise_table(r.paper), tokens_table(r.paper))
-    console.print(f"\n[bold]Re-priced with {r.repriced.rate_card}[/bold] (costs recomputed from recorded usage)")
-    print_tables(console, cells_table(r.repriced))
+    out_console = wide(console)
+    out_console.print(f"[bold]Reproducing[/bold] {escape(PAPER)}", highlight=False)
+    print_tables(out_console, cells_table(r.paper), pairwise_table(r.paper), tokens_table(r.paper))
+    out_console.print(f"\n[bold]Re-priced with {escape(r.repriced.rate_card)}[/bold] "
+                      "(costs recomputed from recorded usage)")
+    print_tables(out_console, cells_table(r.repriced))
     lines = describe(r.changes)
-    console.print("[bold]What changes:[/bold]" if lines else "No ordering, sign or Pareto changes.")
+    out_console.print("[bold]What changes:[/bold]" if lines else "No ordering, sign or Pareto changes.")
     for line in lines:
-        console.print(f"  - {line}", highlight=False)
-    console.print(f"\nreport: {r.report}")
+        out_console.print(f"  - {escape(line)}", highlight=False)
+    out_console.print(f"\nreport: {escape(str(r.report))}", highlight=False)

@@ -18,11 +18,13 @@ from orchbench.runner.schedule import CellKey, CellState, Policy, totals
 def cells_table(title: str, policy: Policy, states: dict[CellKey, CellState], note: str | None = None) -> Table:
     budget = f"budget ${policy.max_usd:.2f}" if policy.max_usd is not None else ""
     caption = "; ".join(x for x in (budget, note) if x) or None
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
     # Short headers: the table must fit 80 columns, names are never cut.
     for col in ("arm", "task", "succ", "att", "infra", "intr", "run", "next", "cost $", "state"):
         left = col in ("arm", "task", "state")
-        table.add_column(col, justify="left" if left else "right", no_wrap=True, min_width=len(col))
+        table.add_column(col, justify="left" if left else "right", no_wrap=True,
+                         min_width=8 if col == "state" else len(col))
     for st in states.values():
         table.add_row(
             st.arm, st.task, f"{st.successes}/{policy.target_successes}", f"{st.attempts}/{policy.max_attempts}",
@@ -34,7 +36,7 @@ def cells_table(title: str, policy: Policy, states: dict[CellKey, CellState], no
     table.add_row(
         "all", f"{len(states)} cells", str(int(tot["successes"])), str(int(tot["attempts"])),
         str(int(tot["infra_errors"])), str(int(tot["interrupted"])), str(int(tot["running"])), "",
-        f"{tot['cost']:.3f}", f"{sum(s.status(policy) in ('done', 'capped') for s in states.values())} closed",
+        f"{tot['cost']:.3f}", f"{sum(s.status(policy) in ('done', 'capped') for s in states.values())}/{len(states)} end",
     )
     return table
 

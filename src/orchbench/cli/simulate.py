@@ -87,6 +87,8 @@ def _render(sim) -> None:
         "h*: break-even hand-back, the largest at which the arm costs no more than the solo arm ('none': it costs more even "
         "with empty hand-backs); g: context growth per turn (own + hand-backs); g*: the largest "
         "growth per turn at which it would ('none': its turns and output alone cost more).", highlight=False)
+    for b in sim.breakeven:
+        console.print(f"  - {b.verdict}", highlight=False)
     console.print("Assumptions:")
     for a in sim.assumptions:
         console.print(f"  - {a}", highlight=False)

@@ -39,9 +39,8 @@ def import_(
     items = read_paper_files(paths, experiment=experiment)  # every line is checked before the store is opened
     with Store(db) as store:
         replaced = len(store.existing_ids(t.id for t, _ in items))
-        store.add_experiment(Experiment(id=experiment, name=experiment,
-                                        spec={"imported_from": [str(p) for p in paths]}))
-        store.add_trials(items)
+        exp = Experiment(id=experiment, name=experiment, spec={"imported_from": [str(p) for p in paths]})
+        store.add_trials(items, experiment=exp)  # one transaction: all or nothing
     infra = sum(t.status == "infra_error" for t, _ in items)
     console.print(
         f"imported {len(items)} lines from {len(paths)} file(s) into {db}: "

@@ -85,9 +85,9 @@ def check_cmd(
         summary = s.verdict.summary if s.verdict else ""
         cached = " (cached)" if s.cached else ""
         console.print(f"{task.name:>10} {s.step:<6} {mark} {state:<5} {s.seconds:7.1f}s{cached}  {summary}",
-                      highlight=False)
-        if s.detail:
-            console.print(f"{'':>18}{s.detail}", highlight=False, markup=False)
+                      highlight=False, soft_wrap=True)
+        if s.detail and (not s.ok or s.step == "base"):  # a red set-up's reasons are in its summary
+            console.print(f"{'':>18}{s.detail}", highlight=False, markup=False, soft_wrap=True)
 
     results = [check_task(t, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh, on_step=show) for t in tasks]
     if json_out:

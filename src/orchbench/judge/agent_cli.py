@@ -20,7 +20,7 @@ _FAILED_OUTPUT_CHARS = 2000
 
 
 def render(v: Verdict) -> str:
-    lines = [v.summary]
+    lines = [("[cached] " if v.cached else "") + v.summary]
     lines += [f"  - {r}" for r in v.failure_reasons]
     for c in v.commands:
         if c.required and c.exit_code != 0:

@@ -137,7 +137,10 @@ def function_moved(ctx: CheckContext, function: str, old_module: str, new_module
         fails.append(f"check {name}: {old_module} still defines {function}")
     importers_new = []
     for rel, src in _py_files(ctx.root):
-        if rel in (old_module, new_module) or not _parses(rel, src, fails, name):
+        # Any import or attribute use names the function literally: skip parsing the other files.
+        if rel in (old_module, new_module) or function.encode() not in src:
+            continue
+        if not _parses(rel, src, fails, name):
             continue
         uses = imported_names(src, rel)
         if (old_mod, function) in uses:
@@ -152,7 +155,7 @@ def function_moved(ctx: CheckContext, function: str, old_module: str, new_module
 def function_defined(ctx: CheckContext, function: str, package: str = "", module: str = "") -> list[str]:
     where = module or package
     for rel, src in _py_files(ctx.root, where if not module else ""):
-        if module and rel != module:
+        if (module and rel != module) or function.encode() not in src:
             continue
         try:
             if defines(src, function):

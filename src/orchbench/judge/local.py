@@ -41,30 +41,38 @@ class DirWorkspace:
             return None
 
 
-def write_snapshot(ws: Any, dest: Path) -> None:
-    """What the agent's `judge` needs, copied to `dest` (bound read-only into the agent's sandbox):
-    the task, venv, manifest, fingerprints and the set-up content of the Python files."""
-    originals = dest / "originals"
-    for rel in ws.manifest:
-        if rel.endswith((".py", ".pyi")):
-            data = ws.original(rel)
-            if data is not None:
-                target = originals / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+def write_snapshot(ws: Any, dest: Path) -> Path:
+    """What the agent's `judge` needs, written to `dest` (bound read-only into the agent's sandbox):
+    the task, venv, manifest and fingerprints. The set-up content is the workspace's set-up tree when
+    it exposes one (bind it read-only too), else a copy of its Python files. Returns the originals dir."""
+    tree = getattr(ws, "setup_root", None) or getattr(getattr(ws, "prepared", None), "tree", None)
+    if tree is not None:
+        originals = Path(tree).resolve()
+    else:
+        originals = dest / "originals"
+        for rel in ws.manifest:
+            if rel.endswith((".py", ".pyi")):
+                data = ws.original(rel)
+                if data is not None:
+                    target = originals / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+    dest.mkdir(parents=True, exist_ok=True)
     ctx = {
         "root": str(Path(ws.root).resolve()),
         "venv": str(ws.venv),
         "task": ws.task.model_dump(mode="json"),
         "manifest": dict(ws.manifest),
         "protected": dict(getattr(ws, "protected", {})),
+        "originals": str(originals),
     }
     (dest / "context.json").write_text(json.dumps(ctx))
+    return originals
 
 
 def read_snapshot(src: Path, task_type: Any) -> DirWorkspace:
     ctx = json.loads((src / "context.json").read_text())
     task = task_type.model_validate(ctx["task"])
     return DirWorkspace(
-        Path(ctx["root"]), task, Path(ctx["venv"]), src / "originals", ctx["manifest"], ctx["protected"]
+        Path(ctx["root"]), task, Path(ctx["venv"]), Path(ctx["originals"]), ctx["manifest"], ctx["protected"]
     )

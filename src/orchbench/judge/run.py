@@ -96,6 +96,24 @@ def run_command(run: _Runner, cmd: JudgeCommand) -> CommandResult:
     )
 
 
+_BAD_COUNTS = ("errors", "failed", "collection_errors", "would_reformat")
+
+
+def output_mismatch(c: CommandResult, cmd: JudgeCommand) -> str | None:
+    """A required command that exits 0 while its own output disagrees: code under test can force
+    the exit status (`atexit` + `os._exit(0)`), but not unprint the failures. Counts can only reject."""
+    if not c.required or c.exit_code != 0 or cmd.parser is None:
+        return None
+    if not c.counts:
+        return (f"command-output-mismatch: {c.name} exited 0 but printed no {cmd.parser} summary "
+                "(let the tool print its summary line, or drop `parser`)")
+    bad = {k: v for k, v in c.counts.items() if k in _BAD_COUNTS and v}
+    if bad:
+        shown = ", ".join(f"{v} {k}" for k, v in bad.items())
+        return f"command-output-mismatch: {c.name} exited 0 but reports {shown}"
+    return None
+
+
 def _summary(passed: bool, results: list[CommandResult], reasons: list[str]) -> str:
     parts = []
     for c in results:
@@ -151,6 +169,7 @@ def run_judge(
         for c in results
         if c.required and c.exit_code != 0
     ]
+    reasons += [m for c, cmd in zip(results, spec.commands) if (m := output_mismatch(c, cmd))]
     if not commands_only:
         python = str(Path(ws.venv) / "bin" / "python")
         ctx = CheckContext(root=root.resolve(), run=run, python=python if os.path.exists(python) else sys.executable)

@@ -23,9 +23,23 @@ def is_noise(relpath: str) -> bool:
     )
 
 
+# root -> relpath -> ((st_ino, st_size, st_mtime_ns, st_ctime_ns), digest). ctime cannot be set
+# from user space (utime changes it too), so an unchanged stat key means unchanged content.
+_STAT_CACHE: dict[str, dict[str, tuple[tuple[int, int, int, int], str]]] = {}
+
+
 def tree_digests(root: Path) -> dict[str, str]:
-    """relpath -> sha256 hex ("link:" + hash of the target for symlinks; mode bit folded in)."""
+    """relpath -> sha256 hex ("link:" + hash of the target for symlinks; "x:" if executable).
+
+    Files whose (inode, size, mtime, ctime) did not change since this process last hashed them are
+    not read again: a repeated judge of an unchanged tree costs one stat per file.
+    """
     out: dict[str, str] = {}
+    key_root = str(Path(root).resolve())
+    seen = _STAT_CACHE.pop(key_root, {})
+    _STAT_CACHE[key_root] = seen  # most recent last; keep a few workspaces only
+    while len(_STAT_CACHE) > 8:
+        _STAT_CACHE.pop(next(iter(_STAT_CACHE)))
     stack = [(str(root), "")]
     while stack:
         path, prefix = stack.pop()
@@ -44,20 +58,27 @@ def tree_digests(root: Path) -> dict[str, str]:
             elif e.is_file(follow_symlinks=False):
                 if e.name.endswith(SKIP_SUFFIXES) or e.name.startswith(".coverage"):
                     continue
+                st = e.stat(follow_symlinks=False)
+                key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                hit = seen.get(rel)
+                if hit is not None and hit[0] == key:
+                    out[rel] = hit[1]
+                    continue
                 try:
                     with open(e.path, "rb") as fh:
                         digest = hashlib.sha256(fh.read()).hexdigest()
                 except OSError:
                     digest = "unreadable"
-                if os.access(e.path, os.X_OK):
+                if st.st_mode & 0o111:
                     digest = "x:" + digest
+                seen[rel] = (key, digest)
                 out[rel] = digest
     return out
 
 
 def plain_sha(digest: str) -> str:
-    """The content sha256 of a digest from tree_digests (drops the executable marker)."""
-    return digest.removeprefix("x:")
+    """The sha256 alone, as a set-up manifest records it (drops the "x:" / "link:" markers)."""
+    return digest.rpartition(":")[2]
 
 
 def tree_hash(digests: dict[str, str]) -> str:

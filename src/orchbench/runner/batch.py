@@ -12,23 +12,20 @@ interrupted. Either way every row ends final or interrupted, never half-written.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import signal
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
 
 from orchbench.errors import UserError
-from orchbench.records import FINAL_STATUSES, Experiment, Trial, utcnow
+from orchbench.records import Experiment
 from orchbench.runner.experiment import ResolvedExperiment, arm_for_cell
 from orchbench.runner.jobs import Outcome, TrialJob
+from orchbench.runner.recording import batch_lock, mark_interrupted, record_failure, record_outcome
 from orchbench.runner.schedule import (
     CellKey,
     CellState,
@@ -87,37 +84,6 @@ def experiment_record(exp: ResolvedExperiment) -> Experiment:
         "cells": [list(c) for c in exp.cells],
     }
     return Experiment(id=exp.id, name=exp.spec.name or exp.id, spec=spec)
-
-
-@contextmanager
-def batch_lock(db: str | Path, experiment: str) -> Iterator[None]:
-    """One live batch per (store, experiment); the kernel drops the lock if the holder dies."""
-    path = Path(f"{db}.{experiment}.batch-lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise UserError(
-                f"another batch (pid {other}) is running experiment {experiment!r} on {db}; "
-                "wait for it to end or stop it first"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)
-
-
-def mark_interrupted(store: Any, trials: list[Trial], reason: str) -> list[str]:
-    ids = []
-    for t in trials:
-        store.finish_trial(
-            t.model_copy(update={"status": "interrupted", "error": reason, "ended_at": t.ended_at or utcnow()})
-        )
-        ids.append(t.id)
-    return ids
 
 
 def _new_trial_id(experiment: str, arm: str, task: str, attempt: int) -> str:
@@ -182,137 +148,121 @@ def run_batch(
     from orchbench.store import Store
 
     n_workers = workers or exp.spec.workers
-    if trial_fn is None:
-        check_cells_ready(exp, check_keys=model_factory is None)
     backend = backend or make_backend("local", n_workers)
-    policy = policy_of(exp)
-    report = BatchReport(experiment=exp.id, states={}, policy=policy)
-    with batch_lock(db, exp.id), Store(db) as store, _Interrupts() as sigint:
+    backend.start()  # workers start up while the cells are checked and the store opened
+    try:
+        if trial_fn is None:
+            check_cells_ready(exp, check_keys=model_factory is None)
+        with batch_lock(db, exp.id), Store(db) as store, _Interrupts() as sigint:
+            driver = _Driver(exp, str(db), store, backend, n_workers, model_factory, trial_fn)
+            return driver.run(sigint, stop, on_update)
+    except BaseException:
+        backend.shutdown(cancel=True)
+        raise
+
+
+class _Driver:
+    """One batch's loop: what runs where, and getting every ended trial into the store."""
+
+    def __init__(self, exp: ResolvedExperiment, db: str, store: Any, backend: Backend, n_workers: int,
+                 model_factory: Callable[..., Any] | None, trial_fn: Callable[[TrialJob], Outcome] | None) -> None:
+        self.exp, self.db, self.store, self.backend, self.n_workers = exp, db, store, backend, n_workers
+        self.model_factory, self.trial_fn = model_factory, trial_fn
+        self.policy = policy_of(exp)
+        self.report = BatchReport(experiment=exp.id, states={}, policy=self.policy)
+        self.flying: dict[Future, TrialJob] = {}
+        self.stopping: str | None = None
+        self.events: list[str] = []
+
+    def run(self, sigint: _Interrupts, stop: threading.Event | None,
+            on_update: Callable[[Snapshot], None] | None) -> BatchReport:
+        exp, store = self.exp, self.store
         store.add_experiment(experiment_record(exp))
         stale = stale_running(store.trials(experiment=exp.id))
-        report.recovered = mark_interrupted(store, stale, "batch stopped while the trial ran; re-run")
-        flying: dict[Future, tuple[InFlight, TrialJob]] = {}
-        stopping: str | None = None
-        events: list[str] = [f"recovered {len(stale)} interrupted trial(s)"] if stale else []
+        self.report.recovered = mark_interrupted(store, stale, "batch stopped while the trial ran; re-run")
+        if stale:
+            self.events.append(f"recovered {len(stale)} interrupted trial(s): their attempts run again")
         try:
-            backend.start()
             while True:
-                if stopping is None and (sigint.count or (stop is not None and stop.is_set())):
-                    stopping = "interrupt"
+                if self.stopping is None and (sigint.count or (stop is not None and stop.is_set())):
+                    self.stopping = "interrupt"
                 if sigint.count >= 2:
                     break
-                trials = store.trials(experiment=exp.id)
-                live = _live(store, [f for f, _ in flying.values()], backend)
-                states = cell_states(trials, exp.cells, live)
-                # Money spent on cells no longer in the experiment file still counts against the budget.
-                elsewhere = sum(t.total_cost for t in trials if (t.arm, t.task) not in states)
-                if stopping is None and over_budget(states, live, policy, elsewhere):
-                    stopping = "budget"
-                launches = []
-                if stopping is None:
-                    launches = next_launches(states, live, policy, n_workers - len(flying), elsewhere)
-                for arm, task, attempt in launches:
-                    job = TrialJob(
-                        trial_id=_new_trial_id(exp.id, arm, task, attempt),
-                        experiment=exp.id,
-                        arm=arm_for_cell(exp, arm, task),
-                        task=exp.tasks[task],
-                        attempt=attempt,
-                        db=str(db) if backend.workers_write else None,
-                        unsafe_no_sandbox=exp.spec.unsafe_no_sandbox,
-                        rate_card=exp.rate_card_spec,
-                        model_factory=model_factory,
-                        trial_fn=trial_fn,
-                    )
-                    info = InFlight(job.trial_id, arm, task, attempt)
-                    flying[backend.submit(job)] = (info, job)
-                    live.append(info)
-                    report.started += 1
-                if launches:
-                    states = cell_states(trials, exp.cells, live)
-                elif not flying and stopping is None and not _want_any(states, policy):
-                    break
-                elif not flying and stopping is None:
-                    stopping = "budget"  # cells want trials but none may start: only money stops them
+                states = self._schedule()
                 if on_update is not None:
-                    on_update(Snapshot(exp.id, policy, states, stopping, events))
-                    events = []
-                if not flying and not launches:
+                    on_update(Snapshot(exp.id, self.policy, states, self.stopping, self.events))
+                    self.events = []
+                if not self.flying:
                     break
-                done, _ = wait(list(flying), timeout=TICK_S, return_when=FIRST_COMPLETED)
-                broken = False
-                for fut in done:
-                    info, job = flying.pop(fut)
-                    broken |= _record(store, backend, fut, job, events)
-                if broken:
-                    # A dead worker breaks the whole pool: the others' trials are lost too.
-                    for fut, (info, job) in list(flying.items()):
-                        _record_failure(store, job, "interrupted", "worker pool broke while the trial ran")
-                        flying.pop(fut)
-                    backend.restart()
+                self._collect()
         finally:
-            if flying:
-                backend.shutdown(cancel=True)
-                for info, job in flying.values():
-                    _record_failure(store, job, "interrupted", "batch stopped while the trial ran; re-run")
-            else:
-                backend.shutdown()
-        report.states = cell_states(store.trials(experiment=exp.id), exp.cells)
-        report.stopped_by = stopping or "done"
+            cancelled = list(self.flying.values())
+            self.backend.shutdown(cancel=bool(cancelled))
+            for job in cancelled:
+                record_failure(store, job, "interrupted", "batch stopped while the trial ran; re-run")
+        self.report.states = cell_states(store.trials(experiment=exp.id), exp.cells)
+        self.report.stopped_by = self.stopping or "done"
         if on_update is not None:
-            on_update(Snapshot(exp.id, policy, report.states, stopping, events))
-    return report
+            on_update(Snapshot(exp.id, self.policy, self.report.states, self.stopping, self.events))
+        return self.report
 
+    def _in_flight(self) -> list[InFlight]:
+        """What runs, with what its stored calls cost so far (local workers store calls as they go)."""
+        flying = [InFlight(j.trial_id, j.arm_name, j.task_name, j.attempt) for j in self.flying.values()]
+        if not self.backend.workers_write or not flying:
+            return flying
+        calls = self.store.calls_by_trial([f.trial_id for f in flying])
+        return [InFlight(f.trial_id, f.arm, f.task, f.attempt, sum(c.cost_usd for c in calls.get(f.trial_id, [])))
+                for f in flying]
 
-def _want_any(states: dict[CellKey, CellState], policy: Policy) -> bool:
-    return any(s.wants_more(policy) for s in states.values())
+    def _schedule(self) -> dict[CellKey, CellState]:
+        """Start what the policy allows; decide whether the batch is stopping. Returns the cells' state."""
+        exp, policy = self.exp, self.policy
+        trials = self.store.trials(experiment=exp.id)
+        live = self._in_flight()
+        states = cell_states(trials, exp.cells, live)
+        # Money spent on cells no longer in the experiment file still counts against the budget.
+        elsewhere = sum(t.total_cost for t in trials if (t.arm, t.task) not in states)
+        if self.stopping is None and over_budget(states, live, policy, elsewhere):
+            self.stopping = "budget"
+        launches = []
+        if self.stopping is None:
+            launches = next_launches(states, live, policy, self.n_workers - len(self.flying), elsewhere)
+        for arm, task, attempt in launches:
+            job = self._job(arm, task, attempt)
+            self.flying[self.backend.submit(job)] = job
+            live.append(InFlight(job.trial_id, arm, task, attempt))
+            self.report.started += 1
+        if launches:
+            states = cell_states(trials, exp.cells, live)
+        elif not self.flying and self.stopping is None and any(s.wants_more(policy) for s in states.values()):
+            self.stopping = "budget"  # cells want trials but none may start: only money stops them
+        return states
 
-
-def _live(store: Any, flying: list[InFlight], backend: Backend) -> list[InFlight]:
-    """In-flight trials with what their stored calls cost so far (local workers store calls as they go)."""
-    if not backend.workers_write or not flying:
-        return flying
-    calls = store.calls_by_trial([f.trial_id for f in flying])
-    return [InFlight(f.trial_id, f.arm, f.task, f.attempt, live_cost=sum(c.cost_usd for c in calls.get(f.trial_id, [])))
-            for f in flying]
-
-
-def _record(store: Any, backend: Backend, fut: Future, job: TrialJob, events: list[str]) -> bool:
-    """Make sure the ended trial is in the store, final. Returns True if the worker pool broke."""
-    try:
-        trial, calls = fut.result()
-    except BrokenProcessPool:
-        _record_failure(store, job, "infra_error", "a worker process died (this trial's or another's): "
-                        "the pool stopped every trial it ran")
-        events.append(f"{job.arm_name}/{job.task_name}#{job.attempt}: worker died (infra_error)")
-        return True
-    except Exception as exc:  # noqa: BLE001 - any crash of the harness is infrastructure, not the agent
-        _record_failure(store, job, "infra_error", f"{type(exc).__name__}: {exc}")
-        events.append(f"{job.arm_name}/{job.task_name}#{job.attempt}: infra_error ({type(exc).__name__})")
-        return False
-    if calls is not None:
-        store.add_trials([(trial, calls)])
-    else:
-        stored = store.trial(trial.id)
-        if stored is None:
-            store.add_trials([(trial, [])])
-        elif stored.status not in FINAL_STATUSES:
-            store.finish_trial(trial)
-    events.append(f"{job.arm_name}/{job.task_name}#{job.attempt}: {trial.status} ${trial.total_cost:.4f}")
-    return False
-
-
-def _record_failure(store: Any, job: TrialJob, status: str, reason: str) -> None:
-    """A trial whose worker never reported: keep what it stored, end it as `status`, never lose a row."""
-    stored = store.trial(job.trial_id)
-    if stored is not None and stored.status in FINAL_STATUSES:
-        return
-    if stored is None:
-        now = utcnow()
-        row = Trial(
-            id=job.trial_id, experiment=job.experiment, arm=job.arm_name, task=job.task_name,
-            attempt=job.attempt, status=status, error=reason, started_at=now, ended_at=now,  # type: ignore[arg-type]
+    def _job(self, arm: str, task: str, attempt: int) -> TrialJob:
+        exp = self.exp
+        return TrialJob(
+            trial_id=_new_trial_id(exp.id, arm, task, attempt),
+            experiment=exp.id,
+            arm=arm_for_cell(exp, arm, task),
+            task=exp.tasks[task],
+            attempt=attempt,
+            db=self.db if self.backend.workers_write else None,
+            unsafe_no_sandbox=exp.spec.unsafe_no_sandbox,
+            rate_card=exp.rate_card_spec,
+            model_factory=self.model_factory,
+            trial_fn=self.trial_fn,
         )
-        store.add_trials([(row, [])])
-    else:
-        store.finish_trial(stored.model_copy(update={"status": status, "error": reason, "ended_at": utcnow()}))
+
+    def _collect(self) -> None:
+        """Wait for the next trial to end (or a tick, to refresh the display) and record what ended."""
+        done, _ = wait(list(self.flying), timeout=TICK_S, return_when=FIRST_COMPLETED)
+        broken = False
+        for fut in done:
+            broken |= record_outcome(self.store, fut, self.flying.pop(fut), self.events)
+        if broken:
+            # A dead worker breaks the whole pool, and with it every trial it ran.
+            for fut, job in list(self.flying.items()):
+                record_failure(self.store, job, "infra_error", "the worker pool broke while the trial ran")
+                del self.flying[fut]
+            self.backend.restart()

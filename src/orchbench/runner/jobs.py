@@ -94,10 +94,10 @@ def run_and_return(job: TrialJob) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="orchbench-trial-") as tmp:
         with Store(Path(tmp) / "trial.db") as store:
             _run_trial(job, store)
-            trial = store.trial(job.trial_id)
-            if trial is None:
+            stored = store.trial(job.trial_id)
+            if stored is None:
                 raise RuntimeError(f"run_trial did not record trial {job.trial_id}")
-            return trial, store.calls(job.trial_id)
+            return stored, store.calls(job.trial_id)
 
 
 _PR_SET_PDEATHSIG = 1

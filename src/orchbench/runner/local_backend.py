@@ -40,6 +40,10 @@ class LocalBackend:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx, initializer=init_local_worker, initargs=(os.getpid(),)
             )
+            # Start the forkserver and every worker now, in the background, while the driver still
+            # checks the experiment and opens the store (the pool would otherwise start them lazily).
+            for _ in range(self.workers):
+                self._pool.submit(os.getpid)
 
     def submit(self, job: TrialJob) -> Future:
         self.start()
@@ -60,10 +64,13 @@ class LocalBackend:
         if pool is None:
             return
         if cancel:
-            # Kill what runs: the driver marks those trials interrupted, to be run again.
+            # Kill what runs, with the commands it started (each worker leads its own process group);
+            # the driver marks those trials interrupted, to be run again.
             for pid in list(getattr(pool, "_processes", None) or {}):
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(pid, signal.SIGKILL)
+                        break
+                    except (ProcessLookupError, PermissionError):
+                        continue
         pool.shutdown(wait=True, cancel_futures=True)

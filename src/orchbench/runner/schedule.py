@@ -65,7 +65,7 @@ class CellState:
         if self.successes >= policy.target_successes:
             return "done"
         if self.infra_errors > policy.infra_retries:
-            return "gave up (infra)"
+            return "given up"
         if self.attempts >= policy.max_attempts:
             return "capped"
         if self.running:

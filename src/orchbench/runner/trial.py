@@ -45,10 +45,10 @@ def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_ca
                             "install bubblewrap, or pass --unsafe-no-sandbox to run them unconfined")
     if any(c.provider == "scripted" for c in configs) and not getattr(task, "reference", None):
         raise UserError(f"task {task.name!r} has no [[reference]] solution, so the oracle arm cannot run it")
-    if rate_card is None:
+    if not hasattr(rate_card, "cost"):  # None or a spec ("paper-2026-06", a TOML path)
         from orchbench.pricing import load_rate_card
 
-        rate_card = load_rate_card(None)
+        rate_card = load_rate_card(rate_card)
     for cfg in configs:
         if cfg.provider != "scripted" and not rate_card.knows(cfg.model):
             rate_card.cost(cfg.model, _PROBE)  # raises UnknownModel: names the model and how to price it

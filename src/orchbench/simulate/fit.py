@@ -207,6 +207,18 @@ class BreakEven:
     dollars_per_handback_token: float
     growth_per_turn: float  # all context the arm appends per turn (own + hand-backs), as fitted
     breakeven_growth: float | None  # largest per-turn growth at which cost <= baseline; None: turns alone cost more
+    verdict: str = ""  # the break-even hand-back in words
+
+    def __post_init__(self) -> None:
+        k = self.breakeven_tokens
+        if k is None:
+            self.verdict = (f"none: {self.arm} costs more than {self.baseline} on {self.task} even with "
+                            "empty hand-backs")
+        elif k == float("inf"):
+            self.verdict = f"any: {self.arm} costs no more than {self.baseline} on {self.task} whatever it hands back"
+        else:
+            self.verdict = (f"{self.arm} costs no more than {self.baseline} on {self.task} with hand-backs "
+                            f"of at most {k:,.0f} tokens ({k * CHARS_PER_TOKEN:,.0f} characters)")
 
 
 def breakevens(cells: list[FittedCell], *, ttl: str = "5m") -> list[BreakEven]:

@@ -119,7 +119,9 @@ def simulate(
                       handback_cap=handback_cap, ttl=ttl)
     if scens:
         sim.whatif = run_whatif(items, card, scens)
-    if not has_calls:
+    if ttl == "5m":
+        sim.notes.append("--cache-ttl 5m is the default the trials were billed with: nothing to compare")
+    if not has_calls and sim.whatif is None:  # a what-if says the same in its own notes
         sim.notes.append("paper-format trials hold per-role totals only, no calls: nothing to replay; "
                          "the closed-form loop model stands in for them")
     if plot_dir is not None:

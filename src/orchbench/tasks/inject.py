@@ -111,7 +111,7 @@ def _git_dirty(root: Path) -> str | None:
     if not (root / ".git").exists():
         return None
     proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 

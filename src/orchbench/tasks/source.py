@@ -36,7 +36,7 @@ _GIT_ENV = {
 
 def git(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **_GIT_ENV}
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()}")
     return proc
@@ -113,7 +113,7 @@ def _fetch_pypi(spec: str, dest: Path) -> None:
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
              "--disable-pip-version-check", "-q", "-d", tmp, spec],
-            capture_output=True, text=True,
+            check=False, capture_output=True, text=True,
         )
         files = [p for p in Path(tmp).iterdir() if p.suffix in (".gz", ".zip", ".bz2", ".tgz")]
         if proc.returncode != 0 or len(files) != 1:
@@ -129,7 +129,7 @@ def _fetch_pypi(spec: str, dest: Path) -> None:
 def _fetch_git(url: str, rev: str | None, dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="orchbench-git-") as tmp:
         proc = subprocess.run(["git", "clone", "-q", "--no-checkout", url, tmp + "/repo"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise UserError(f"source git = {url!r}: clone failed: {proc.stderr.strip()}")
         repo = Path(tmp) / "repo"

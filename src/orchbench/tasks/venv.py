@@ -36,7 +36,7 @@ def uv_bin() -> str | None:
         from uv import find_uv_bin
 
         return str(find_uv_bin())
-    except Exception:
+    except (ImportError, FileNotFoundError):
         return None
 
 
@@ -51,7 +51,7 @@ def venv_python(venv: Path) -> Path:
 
 
 def _run(argv: list[str], what: str) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "; ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
         raise UserError(f"could not build the judge venv ({what}): {tail} — check [env] of the task")

@@ -34,7 +34,8 @@ def workspaces_root() -> Path:
 def copy_tree(src: Path, dst: Path) -> None:
     """A full, independent copy of src at dst (dst must not exist)."""
     if shutil.which("cp"):
-        proc = subprocess.run(["cp", "--reflink=auto", "-a", str(src), str(dst)], capture_output=True, text=True)
+        proc = subprocess.run(["cp", "--reflink=auto", "-a", str(src), str(dst)],
+                              capture_output=True, text=True, check=False)
         if proc.returncode == 0:
             return
         shutil.rmtree(dst, ignore_errors=True)

@@ -20,10 +20,9 @@ CACHE_SIZE = 32
 
 
 def compute_grid(conn: sqlite3.Connection, experiment: str) -> dict[str, Any]:
-    cols, corrupt = queries.trial_columns(conn, experiment)
+    cols, counts, corrupt = queries.grid_inputs(conn, experiment)
     result = analyze(cols).to_dict() if len(cols) else _empty()
-    return {"analysis": result, "status_counts": queries.cell_status_counts(conn, experiment),
-            "corrupt_trials": corrupt}
+    return {"analysis": result, "status_counts": counts, "corrupt_trials": corrupt}
 
 
 def _empty() -> dict[str, Any]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from orchbench.analysis.columns import STATUSES, TrialColumns, build_columns, status_code
 from orchbench.records import FINAL_STATUSES, ROLES
 
 USAGE_KEYS = ("input", "output", "cache_write", "cache_read")
-_FINAL = tuple(sorted(FINAL_STATUSES))
-_FINAL_SQL = ",".join("?" * len(_FINAL))
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -32,7 +31,7 @@ def decode(row: sqlite3.Row, json_fields: frozenset[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     corrupt: list[str] = []
     raw: dict[str, str] = {}
-    for key in row.keys():
+    for key in row.keys():  # noqa: SIM118 (iterating a Row yields values, not keys)
         value = row[key]
         if key in json_fields and isinstance(value, (str, bytes)):
             try:
@@ -108,42 +107,45 @@ def experiment(conn: sqlite3.Connection, exp: str) -> dict[str, Any] | None:
 
 # ---- the grid's inputs ---------------------------------------------------------------------------
 
-def trial_columns(conn: sqlite3.Connection, exp: str) -> tuple[TrialColumns, list[str]]:
-    """The experiment's finished trials as analysis columns (as `analyze --db` reads them), and the
-    ids of corrupt rows, which are left out of the numbers."""
-    rows: list[tuple[str, str, int, float, float, float]] = []
-    usage: dict[str, list[tuple[int, ...]]] = {r: [] for r in ROLES}
-    role_cost: dict[str, list[float]] = {r: [] for r in ROLES}
-    models: dict[str, list[str | None]] = {r: [] for r in ROLES}
-    corrupt: list[str] = []
-    zero = (0, 0, 0, 0)
-    q = (f"SELECT id, arm, task, status, wall_s, iterations, total_cost, usage, cost, models FROM trials "
-         f"WHERE experiment = ? AND status IN ({_FINAL_SQL}) ORDER BY rowid")
-    for tid, arm, task, status, wall, iters, total, u_json, c_json, m_json in conn.execute(q, (exp, *_FINAL)):
-        try:
-            u, c, m = json.loads(u_json), json.loads(c_json), json.loads(m_json)
-            row = (arm, task, status_code(status), float(wall), float(iters), float(total))
-            us = {r: (tuple(int(u[r][k]) for k in USAGE_KEYS) if r in u else zero) for r in ROLES}
-            cs = {r: float(c.get(r, 0.0)) for r in ROLES}
-        except (ValueError, TypeError, KeyError, AttributeError):
+_VALID = ("json_valid(usage) AND json_type(usage) = 'object' AND typeof(wall_s) IN ('integer', 'real') "
+          "AND typeof(iterations) IN ('integer', 'real') AND typeof(total_cost) IN ('integer', 'real')")
+# SQLite pulls the token counts out of the JSON in C; it computes result columns only for rows that
+# pass WHERE, so json_extract never meets a corrupt row (those come from _BAD). Per-role costs and
+# models only matter when re-pricing with a rate card, which the viewer does not do (it shows the
+# recorded costs, as `analyze` does without --rate-card), so they are not read.
+_EXTRACT = ", ".join(f"coalesce(json_extract(usage, '$.{role}.{k}'), 0)" for role in ROLES for k in USAGE_KEYS)
+_GOOD = (f"SELECT arm, task, status, wall_s, iterations, total_cost, {_EXTRACT} FROM trials {{index}} "
+         f"WHERE experiment = ? AND ({_VALID}) ORDER BY rowid")
+_BAD = f"SELECT id, arm, task, status FROM trials {{index}} WHERE experiment = ? AND NOT ({_VALID}) ORDER BY rowid"
+
+
+def grid_inputs(conn: sqlite3.Connection, exp: str) -> tuple[TrialColumns, dict[str, Any], list[str]]:
+    """The experiment's finished trials as analysis columns (exactly what `analyze --db` builds from
+    the records), status counts per cell (running ones too), and the ids of corrupt rows, which are
+    left out of the numbers."""
+    n_exp = conn.execute("SELECT count(*) FROM trials WHERE experiment = ?", (exp,)).fetchone()[0]
+    n_all = conn.execute("SELECT count(*) FROM trials").fetchone()[0]
+    # A scan in rowid order beats 10,000 index lookups when the experiment is most of the store.
+    index = "NOT INDEXED" if 2 * n_exp >= n_all else ""
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+
+    def count(arm: str, task: str, status: str) -> None:
+        cell = counts.setdefault(arm, {}).setdefault(task, {})
+        cell[status] = cell.get(status, 0) + 1
+
+    good = conn.execute(_GOOD.format(index=index), (exp,)).fetchall()
+    for r in good:
+        count(r[0], r[1], r[2])
+    final = [r for r in good if r[2] in FINAL_STATUSES]
+    rows = [(r[0], r[1], status_code(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in final]
+    usage: dict[str, list[Sequence[int]]] = {
+        role: [r[6 + 4 * i:10 + 4 * i] for r in final] for i, role in enumerate(ROLES)}
+    corrupt = []
+    for tid, arm, task, status in conn.execute(_BAD.format(index=index), (exp,)):
+        count(arm, task, status)
+        if status in FINAL_STATUSES:
             corrupt.append(tid)
-            continue
-        rows.append(row)
-        for r in ROLES:
-            usage[r].append(us[r])
-            role_cost[r].append(cs[r])
-            models[r].append(m.get(r) if isinstance(m, dict) else None)
-    return build_columns(rows, usage, role_cost, models), corrupt
-
-
-def cell_status_counts(conn: sqlite3.Connection, exp: str) -> dict[str, dict[str, dict[str, int]]]:
-    """arm -> task -> status -> trials, every status (running ones too, which analysis leaves out)."""
-    out: dict[str, dict[str, dict[str, int]]] = {}
-    for arm, task, status, n in conn.execute(
-            "SELECT arm, task, status, count(*) FROM trials WHERE experiment = ? GROUP BY arm, task, status",
-            (exp,)):
-        out.setdefault(arm, {}).setdefault(task, {})[status] = n
-    return out
+    return build_columns(rows, usage, {}, {}), counts, corrupt
 
 
 # ---- a cell's trials, one trial, its calls -------------------------------------------------------
@@ -187,5 +189,5 @@ def count_trials(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM trials").fetchone()[0])
 
 
-__all__ = ["cell_exists", "cell_status_counts", "cell_trials", "count_trials", "experiment", "experiments",
-           "trial", "trial_calls", "trial_columns"]
+__all__ = ["cell_exists", "cell_trials", "count_trials", "experiment", "experiments", "grid_inputs", "trial",
+           "trial_calls"]

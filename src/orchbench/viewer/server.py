@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import socket
 import sqlite3
 import threading
 import urllib.parse
@@ -32,6 +33,7 @@ from orchbench.viewer.grid import GridCache
 from orchbench.viewer.transcript import build_transcript
 
 log = logging.getLogger(__name__)
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 STATIC_DIR = Path(str(resources.files("orchbench") / "viewer" / "static"))
 
 
@@ -48,12 +50,15 @@ class ViewerServer(ThreadingHTTPServer):
         self.watch = VersionWatch(self.db)
         self.grids = GridCache()
         self.quiet = quiet
+        if ":" in host:
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), Handler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        host = host.decode() if isinstance(host, bytes) else host
+        return f"http://{host}:{port}/" if ":" not in host else f"http://[{host}]:{port}/"
 
     def server_close(self) -> None:
         super().server_close()
@@ -109,23 +114,36 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "orchbench-view"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
             super().log_message(format, *args)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._handle(head=True)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._handle(head=False)
 
     def _refuse(self) -> None:
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, b'{"error": "the viewer is read-only"}',
                    "application/json", extra={"Allow": "GET, HEAD"})
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+
+    def _host_allowed(self) -> bool:
+        """On loopback, only loopback names: a web page elsewhere cannot read the store through a
+        DNS-rebinding name that resolves to 127.0.0.1."""
+        if self.server.server_address[0] not in LOOPBACK:
+            return True
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host.rsplit("]", 1)[0].lstrip("[") if host.startswith("[") else host.split(":", 1)[0]
+        return name in LOOPBACK
 
     def _handle(self, *, head: bool) -> None:
+        if not self._host_allowed():
+            self._send(HTTPStatus.FORBIDDEN, b'{"error": "Host not allowed: use 127.0.0.1 or localhost"}',
+                       "application/json", head=head)
+            return
         url = urllib.parse.urlsplit(self.path)
         parts = [urllib.parse.unquote(p) for p in url.path.split("/") if p]
         try:

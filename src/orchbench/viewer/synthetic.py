@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from orchbench.records import Call, Trial, Usage
+from orchbench.records import Call, Status, Trial, Usage
 
 DELEGATE = "delegate_to_executor"
 # $ per token: input, output, cache_write, cache_read (Opus-like for the orchestrator, Haiku-like below)
 PRICES = {"orchestrator": (5e-6, 25e-6, 6.25e-6, 0.5e-6), "executor": (1e-6, 5e-6, 1.25e-6, 0.1e-6)}
-T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def _cost(role: str, u: Usage) -> float:
@@ -40,7 +41,7 @@ def trial_calls(trial_id: str, turns: int, *, rng: random.Random, orchestrated: 
         tool_input = ({"task": f"fix the type errors in module_{k}.py and run mypy on it"} if delegate
                       else {"command": f"pytest -q tests/test_{k}.py"} if tool == "bash"
                       else {"command": "view", "path": f"typer/module_{k}.py"})
-        content = [{"type": "text", "text": f"Turn {k}: looking at module_{k}.py next."},
+        content: list[dict[str, Any]] = [{"type": "text", "text": f"Turn {k}: looking at module_{k}.py next."},
                    {"type": "tool_use", "id": tid, "name": tool, "input": tool_input}]
         if delegate:
             for _ in range(executor_calls):
@@ -98,7 +99,7 @@ def trials(n: int, *, calls_per_trial: int = 50, experiment: str = "synthetic", 
         tid = f"{experiment}-{arm}-{task}-{i:06d}"
         calls = trial_calls(tid, turns, rng=rng, orchestrated=orchestrated)
         roll = rng.random()
-        status = "success" if roll < 0.8 else "failure" if roll < 0.93 else "blocked" if roll < 0.97 else "infra_error"
+        status: Status = "success" if roll < 0.8 else "failure" if roll < 0.93 else "blocked" if roll < 0.97 else "infra_error"
         trial = Trial(
             id=tid, experiment=experiment, arm=arm, task=task, attempt=i // (len(arms) * len(tasks)),
             status=status, wall_s=round(rng.uniform(30, 600), 2), iterations=turns,

@@ -48,7 +48,7 @@ def build_transcript(calls: list[dict[str, Any]]) -> dict[str, Any]:
     """Turns of the orchestrator (or solo model), executor calls nested under the turn they serve."""
     orch = sorted((c for c in calls if c.get("role") != "executor"), key=_sort_key)
     execs = sorted((c for c in calls if c.get("role") == "executor"), key=_sort_key)
-    by_parent: dict[int, list[dict[str, Any]]] = {}
+    by_parent: dict[Any, list[dict[str, Any]]] = {}
     orch_turns = {c.get("turn") for c in orch}
     orphans: list[dict[str, Any]] = []
     for c in execs:

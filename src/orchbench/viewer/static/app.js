@@ -156,6 +156,10 @@ async function gridPage(route) {
     h("p", {class: "muted"}, `${a.n_trials} counted trials, ${a.n_infra_error} infra errors (not counted). `,
       "Cells: successes / counted attempts; median cost of successes; expected cost = median / success rate. ",
       `Costs: ${a.rate_card}.`),
+    g.corrupt_trials.length ? h("p", {class: "corrupt", "data-corrupt-trials": g.corrupt_trials.length},
+      `${g.corrupt_trials.length} corrupt trial rows left out of these numbers: `,
+      g.corrupt_trials.slice(0, 20).flatMap((id, i) => [i ? ", " : "", h("a", {href: href.trial(id)}, id)]),
+      g.corrupt_trials.length > 20 ? " …" : "") : null,
     table,
     h("h2", {}, "Pareto charts"),
     h("div", {class: "charts"}, canvases.map(([, c]) => h("div", {class: "chart-box"}, c))),
@@ -257,6 +261,7 @@ matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => rend
 
 async function poll() {
   const live = document.getElementById("live");
+  if (document.hidden) { setTimeout(poll, POLL_MS); return; }  // a background tab costs nothing
   try {
     const {version} = await api("version");
     live.className = "on";

@@ -45,9 +45,10 @@ function callBody(call, key, delegationsNode) {
       out.push(h("div", {class: "tool-use", "data-tool": b.name},
         h("div", {}, h("b", {}, b.name), h("span", {class: "muted mono"}, " " + (b.id || ""))),
         folded(JSON.stringify(b.input, null, 2), `${key}-in${i}`, "input")));
-      if (/^delegate/.test(b.name || "") && delegationsNode && !placed) { out.push(delegationsNode); placed = true; }
+      const delegate = /^delegate/.test(b.name || "");
+      if (delegate && delegationsNode && !placed) { out.push(delegationsNode); placed = true; }
       const r = results.find(r => r.tool_use_id === b.id);
-      if (r) { used.add(r); out.push(resultEl(r, `${key}-r${i}`)); }
+      if (r) { used.add(r); out.push(resultEl(r, `${key}-r${i}`, delegate ? "hand-back from the executor" : "result")); }
     } else if (b) out.push(h("pre", {class: "block"}, JSON.stringify(b, null, 2)));
   });
   if (delegationsNode && !placed) out.push(delegationsNode);
@@ -56,9 +57,9 @@ function callBody(call, key, delegationsNode) {
   return out;
 }
 
-function resultEl(r, key) {
-  return h("div", {class: "tool-result" + (r.is_error ? " error" : "")},
-    h("div", {class: "muted"}, r.is_error ? "result (error)" : "result"),
+function resultEl(r, key, label = "result") {
+  return h("div", {class: "tool-result" + (r.is_error ? " error" : ""), "data-result": label},
+    h("div", {class: "muted"}, r.is_error ? `${label} (error)` : label),
     folded(resultText(r.content), key, "output"));
 }
 
@@ -105,6 +106,21 @@ function usageTable(trial) {
     })));
 }
 
+function verdictTable(v) {
+  if (!v || !(v.commands || []).length) return null;
+  return [h("h2", {}, `Judge: ${v.passed ? "passed" : "failed"}`),
+    (v.failure_reasons || []).length ? h("p", {class: "status-failure"}, v.failure_reasons.join("; ")) : null,
+    h("table", {class: "verdict"},
+      h("thead", {}, h("tr", {}, ["command", "exit", "required", "time", "counts", "output (tail)"].map(
+        x => h("th", {}, x)))),
+      h("tbody", {}, v.commands.map((c, i) => h("tr", {"data-command": c.name},
+        h("td", {class: "mono"}, c.name), h("td", {class: "num " + (c.exit_code ? "status-failure" : "status-success")},
+          c.timed_out ? "timeout" : c.exit_code),
+        h("td", {}, c.required ? "yes" : "no"), h("td", {class: "num"}, Fmt.secs(c.duration_s)),
+        h("td", {}, Object.entries(c.counts || {}).map(([k, n]) => `${k}=${n}`).join(" ")),
+        h("td", {}, c.output_tail ? folded(c.output_tail, `v${i}`, "output") : "")))))];
+}
+
 async function trialPage(route) {
   const {trial: t, transcript: tr} = await api(`trials/${enc(route.id)}`);
   document.title = `${t.id} · orchbench`;
@@ -130,6 +146,7 @@ async function trialPage(route) {
       (t.corrupt || []).length ? kv("corrupt", t.corrupt.map(f => corruptEl(f, t.raw?.[f]))) : null,
       kv("source", t.source || "")),
     usageTable(t),
+    verdictTable(t.verdict),
     tr.n_calls ? [
       h("h2", {}, `Transcript: ${tr.turns.length} turns, ${tr.n_calls} calls`),
       h("p", {class: "muted"}, "Hand-back re-read (est.): ",
