@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# tests/fakes holds loopback servers and small repositories whose own tests are data, not ours.
+collect_ignore = ["fakes"]
+
 PAPER_DIR = Path(str(resources.files("orchbench") / "data" / "paper"))
 
 

@@ -305,6 +305,13 @@ def test_cli_rejects_a_missing_store_and_a_busy_port(tmp_path: Path, stores) -> 
     res = _orchbench("view", "--db", str(tmp_path / "missing.db"))
     assert res.returncode == 2 and "no such results store" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE trials (id TEXT)")
+    (tmp_path / "text.db").write_text("hello")
+    for bad in (other, tmp_path / "text.db"):
+        with pytest.raises(UserError, match="not an"):
+            ViewerServer(bad)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()

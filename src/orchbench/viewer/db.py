@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchbench.errors import UserError
+from orchbench.store import APPLICATION_ID
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -32,12 +33,14 @@ def check_store(path: str | Path) -> Path:
                         "or pass --db PATH")
     try:
         with connect(p) as conn:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{p}: not an SQLite database ({exc}); pass the orchbench results store "
                         "with --db PATH") from None
-    if "trials" not in names:
-        raise UserError(f"{p}: not an orchbench results store (no trials table); pass --db PATH")
+    if app_id != APPLICATION_ID or not {"trials", "calls"} <= names:
+        raise UserError(f"{p}: not an orchbench results store; pass --db with a store that "
+                        "`orchbench run`, `batch` or `import` wrote")
     return p
 
 

@@ -82,11 +82,12 @@ const Charts = (() => {
     const labels = series.map(s => String(s.turn));
     const value = (s, key) => key === "cache_read" ? s.cache_read - s.reread : s[key];
     const datasets = SEGMENTS.map(([key, label]) => ({
-      type: "bar", label, stack: "tokens", yAxisID: "y",
+      type: "bar", label, stack: "tokens", yAxisID: "y", order: 1,
       data: series.map(s => value(s, key)), backgroundColor: css("--t-" + key),
     }));
     datasets.push({
-      type: "line", label: "running cost ($)", yAxisID: "y1", data: series.map(s => s.running_cost),
+      type: "line", label: "running cost ($)", yAxisID: "y1", order: 0,  // drawn over the bars
+      data: series.map(s => s.running_cost),
       borderColor: css("--fg"), backgroundColor: css("--fg"), pointRadius: 1.5, borderWidth: 1.5,
     });
     const chart = new Chart(canvas, {
