@@ -148,10 +148,11 @@ def drive(exp: str, db: str, delay: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--delay", type=float, default=10.0, help="seconds each model call takes")
+    ap.add_argument("--delay", type=float, default=15.0, help="seconds each model call takes")
     ap.add_argument("--trials", type=int, default=16)
     ap.add_argument("--out", type=Path, default=HERE.parent / "results" / "bench_batch.md")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         root = Path(tmp)
         # Warm the task's caches (base copy, judge venv) so neither run pays for them.
@@ -174,6 +175,8 @@ def main() -> None:
         f"{args.trials // 2} per cell), each a full `run_trial` (workspace, bubblewrap-sandboxed judge, "
         f"SQLite store) with a scripted model answering once after {args.delay:g} s"),
         f"- baseline: the same trials with 1 worker, in the same run (sequential model time alone: {ideal:g} s)",
+        f"- machine load (1-min load average) at start / end: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+        "(other processes share the cores: a busy machine lowers the ratio)",
         "",
         "| workers | wall s | trials | successes | peak RSS MB (sum) | peak PSS MB (sum) | processes |",
         "|---:|---:|---:|---:|---:|---:|---:|",

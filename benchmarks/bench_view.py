@@ -105,6 +105,13 @@ def main() -> None:
         n_cells = len(json.loads(grid_json)["analysis"]["cells"])
         rows.append(("baseline: SQLite `SELECT count(*) FROM trials`",
                      timed(lambda: conn.execute("SELECT count(*) FROM trials").fetchone(), args.repeat)))
+        rows.append(("baseline: SQLite, read every trial's raw grid columns (no JSON, no statistics)",
+                     timed(lambda: conn.execute("SELECT arm, task, status, wall_s, iterations, total_cost, usage "
+                                                "FROM trials WHERE experiment = ?", (exp,)).fetchall(),
+                           args.repeat)))
+        rows.append(("baseline: SQLite, read the 100-turn trial's call rows",
+                     timed(lambda: conn.execute("SELECT * FROM calls WHERE trial_id = ?", (long_id,)).fetchall(),
+                           args.repeat)))
         rows.append(("baseline: GET /api/version (smallest request)",
                      timed(lambda: fetch(f"{base}/api/version"), args.repeat)))
         rows.append(("baseline: GET Chart.js (210 kB static file)",
@@ -156,8 +163,12 @@ def _ms(seconds: float) -> str:
     return f"{ms:.3f}" if ms < 1 else f"{ms:.1f}"
 
 
+def _ratio(r: float) -> str:
+    return f"{r:,.0f}" if r >= 10 else f"{r:.2f}"
+
+
 def write(rows: list[tuple[str, list[float]]], n_trials: int, n_calls: int, args) -> None:
-    base = statistics.median(rows[1][1])  # /api/version: the cost of any request at all
+    base = statistics.median(next(ts for name, ts in rows if "/api/version" in name))  # any request's cost
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     store = (f"Store: {n_trials:,} trials, {n_calls:,} calls (synthetic, `orchbench.viewer.synthetic`), "
              f"SQLite {sqlite3.sqlite_version}. Server: `orchbench view` (stdlib ThreadingHTTPServer) on "
@@ -173,7 +184,7 @@ def write(rows: list[tuple[str, list[float]]], n_trials: int, n_calls: int, args
     ]
     for name, ts in rows:
         med = statistics.median(ts)
-        lines.append(f"| {name} | {_ms(med)} | {_ms(max(ts))} | {med / base:.2g} |")
+        lines.append(f"| {name} | {_ms(med)} | {_ms(max(ts))} | {_ratio(med / base)} |")
     text = "\n".join(lines) + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

@@ -81,6 +81,12 @@ def test_paper_preset() -> None:
         preset("nope")
 
 
+def test_experiment_id_defaults_to_the_file_name(tmp_path: Path) -> None:
+    p = tmp_path / "my-study.toml"
+    p.write_text('arms = ["A"]\ntasks = ["x"]\n')
+    assert load_experiment_file(p).experiment_id == "my-study"
+
+
 def test_defaults() -> None:
     spec = ExperimentFile(arms=["A"], tasks=["t"])
     assert (spec.target_successes, spec.max_attempts, spec.workers, spec.max_usd) == (3, 6, 1, None)

@@ -164,11 +164,12 @@ def test_ctrl_c_once_lets_running_trials_finish(tmp_path: Path) -> None:
     assert rows == [(0, "failure"), (1, "failure")]
 
 
-def test_ctrl_c_twice_marks_running_trials_interrupted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signals", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)])
+def test_ctrl_c_twice_or_sigterm_marks_running_trials_interrupted(tmp_path: Path, signals: tuple[int, ...]) -> None:
     proc, db = _start_driver(tmp_path, delay=20)
-    os.kill(proc.pid, signal.SIGINT)
-    time.sleep(0.3)
-    os.kill(proc.pid, signal.SIGINT)
+    for sig in signals:
+        os.kill(proc.pid, sig)
+        time.sleep(0.3)
     out, err = proc.communicate(timeout=30)
     assert "stopped_by interrupt" in out, err
     with Store(db) as s:

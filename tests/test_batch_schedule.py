@@ -152,11 +152,18 @@ def test_budget_without_estimate_runs_one_trial_per_arm_first() -> None:
 
 
 def test_zero_budget_allows_only_free_trials() -> None:
-    pol = Policy(target_successes=2, max_attempts=2, max_usd=0.0)
-    st = cell_states([tr("A", "T1", 0, "success", 0.0)], [("A", "T1"), ("B", "T1")])
-    assert ("A", "T1", 1) in next_launches(st, [], pol, 8)
+    pol = Policy(target_successes=2, max_attempts=2, max_usd=0.0, free_arms=frozenset({"Q"}))
+    # A has shown it costs nothing; B's cost is unknown (not run); Q is free by its rate card
+    st = cell_states([tr("A", "T1", 0, "success", 0.0)], [("A", "T1"), ("B", "T1"), ("Q", "T1")])
+    assert next_launches(st, [], pol, 8) == [("A", "T1", 1), ("Q", "T1", 0), ("Q", "T1", 1)]
     st = cell_states([tr("A", "T1", 0, "success", 0.01)], [("A", "T1")])
     assert next_launches(st, [], pol, 8) == []
+
+
+def test_unknown_cost_needs_money_left() -> None:
+    pol = Policy(target_successes=1, max_attempts=1, max_usd=5.0)
+    st = cell_states([tr("A", "T1", 0, "success", 5.0)], [("A", "T1"), ("B", "T1")])
+    assert next_launches(st, [], pol, 8) == []  # $5 of $5 spent: B's first trial would be blind
 
 
 def test_after_an_infra_error_one_trial_at_a_time() -> None:

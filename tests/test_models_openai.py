@@ -136,3 +136,11 @@ def test_local_openai_compatible_server_needs_no_key_but_openai_does():
         check_keys([ModelConfig(provider="openai", model="gpt-5")], env={})
     with pytest.raises(UserError, match="MY_KEY"):
         check_keys([ModelConfig(provider="openai", model="m", api_key_env="MY_KEY")], env={})
+
+
+def test_output_cap_parameter_by_server_kind():
+    openai_proper = OpenAIModel("gpt-5", api_key="x", max_tokens=100)
+    local = OpenAIModel("q", api_key="x", base_url="http://127.0.0.1:1/v1", max_tokens=100, provider="ollama")
+    assert openai_proper.request_params(system="", messages=MESSAGES[:1], tools=[])["max_completion_tokens"] == 100
+    params = local.request_params(system="", messages=MESSAGES[:1], tools=[])
+    assert params["max_tokens"] == 100 and "max_completion_tokens" not in params

@@ -220,7 +220,9 @@ def test_never_writes_the_store_and_refuses_writes(stores, serve, tmp_path: Path
     host, port = srv.server_address[:2]
     conn = http.client.HTTPConnection(host, port, timeout=10)
     conn.request("POST", "/api/experiments", body=b"{}")
-    assert conn.getresponse().status == 405
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 405
     conn.close()
     assert sha(db) == before
 
@@ -231,7 +233,9 @@ def test_loopback_server_refuses_foreign_host_names(stores, serve) -> None:
     for name, expected in ((f"evil.example:{port}", 403), (f"localhost:{port}", 200), (f"127.0.0.1:{port}", 200)):
         conn = http.client.HTTPConnection(host, port, timeout=10)
         conn.request("GET", "/api/experiments", headers={"Host": name})
-        assert conn.getresponse().status == expected, name
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == expected, name
         conn.close()
 
 
@@ -336,3 +340,34 @@ def test_an_experiment_with_nothing_finished_yet(serve, tmp_path: Path) -> None:
     assert status == 200 and grid["analysis"]["cells"] == [] and grid["status_counts"] == {"A": {"T1": {"running": 1}}}
     status, cell = get(srv, "/api/experiments/started/cells/A/T1")
     assert status == 200 and cell["cell"] is None and [t["id"] for t in cell["trials"]] == ["t0"]
+
+
+@pytest.mark.parametrize("which, exp", [("paper", "imported"), ("rec", TRANSCRIPT_EXPERIMENT)])
+def test_grid_columns_are_the_columns_analysis_builds_from_records(stores, which: str, exp: str) -> None:
+    import numpy as np
+
+    from orchbench.analysis.columns import from_trials
+    from orchbench.records import FINAL_STATUSES
+    from orchbench.viewer.db import connect
+    from orchbench.viewer.queries import grid_inputs
+
+    with Store(stores[which], readonly=True) as store:
+        want = from_trials([t for t in store.trials(experiment=exp) if t.status in FINAL_STATUSES])
+    with connect(stores[which]) as conn:
+        got, _, corrupt = grid_inputs(conn, exp)
+    assert corrupt == [] and len(got) == len(want) > 0
+    assert (got.arms, got.tasks) == (want.arms, want.tasks)
+    for name in ("arm_code", "task_code", "status", "wall", "iterations", "cost"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    for role in want.usage:
+        assert np.array_equal(got.usage[role], want.usage[role]), role
+
+
+def test_head_requests_send_headers_only(stores, serve) -> None:
+    srv = serve(stores["paper"])
+    host, port = srv.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.request("HEAD", "/api/experiments")
+    resp = conn.getresponse()
+    assert resp.status == 200 and int(resp.headers["Content-Length"]) > 0 and resp.read() == b""
+    conn.close()

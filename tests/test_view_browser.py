@@ -88,6 +88,9 @@ def check_grid(b: Browser, analysis: dict[str, Any]) -> None:
             assert shown(b, scope, field) == (c[field], str(c[field]))
         for field in ("cost_median", "expected_cost"):
             assert shown(b, scope, field) == (c[field], fmt_cost(c[field]))
+        if c["arm"] != analysis["baseline"] and c["cache_read_ratio_to_baseline"] is not None:
+            ratio = c["cache_read_ratio_to_baseline"]
+            assert shown(b, scope, "cache_read_ratio_to_baseline") == (ratio, f"×{ratio:.2f}")
     # One Pareto chart per task, its front exactly the analysis's.
     for task, front in analysis["pareto_front"].items():
         labels = b.eval(f"Chart.getChart(document.querySelector('canvas[data-task=\"{task}\"]'))"
@@ -223,4 +226,7 @@ def test_corrupt_row_and_live_update(browser: Browser, stores, serve, tmp_path: 
                                 content=[{"type": "text", "text": f"live turn {turn}"}]))
     b.wait_ready(n)
     b.wait(f"{count} === 5")
+    with sqlite3.connect(db) as conn:  # (Store.calls would refuse the row this test damaged)
+        so_far = conn.execute("SELECT sum(cost_usd) FROM calls WHERE trial_id = ?", (RUNNING_ID,)).fetchone()[0]
+    assert shown(b, "dl", "total_cost")[0] == pytest.approx(so_far)
     b.screenshot(ARTIFACTS / "live-2-after.png")

@@ -86,6 +86,9 @@ def _dry_run(arm: Any, task: Any, unsafe_no_sandbox: bool) -> None:
         console.print(f"workspace {ws.root} (removed after this dry run)", highlight=False)
         console.print(f"source {task.source.describe()}; {len(ws.manifest)} files fingerprinted; "
                       f"{len(task.setup.inject)} injections; {len(task.setup.files)} files added", highlight=False)
+        for item in getattr(ws, "applied", []) or []:
+            console.print("injected " + "  ".join(f"{k}={v}" for k, v in item.items() if k != "code"),
+                          highlight=False, markup=False)
         for rel, digest in sorted(ws.protected.items()):
             console.print(f"protected {rel} sha256 {digest}", highlight=False)
         tools = build_tools(ws, unsafe_no_sandbox=unsafe_no_sandbox)

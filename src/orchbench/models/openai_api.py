@@ -123,13 +123,16 @@ class OpenAIModel:
         self.provider = provider
         self.max_tokens = max_tokens
         self.retry = retry or RetryPolicy()
+        # OpenAI's own API wants max_completion_tokens (reasoning models reject max_tokens); local
+        # OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio) all take max_tokens.
+        self.token_param = "max_completion_tokens" if provider == "openai" and not base_url else "max_tokens"
         self.client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
 
     def request_params(self, *, system: str, messages: list[dict], tools: list[dict]) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(system, messages),
-            "max_tokens": self.max_tokens,
+            self.token_param: self.max_tokens,
         }
         if tools:
             params["tools"] = to_openai_tools(tools)

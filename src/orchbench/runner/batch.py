@@ -73,7 +73,21 @@ class BatchReport:
 
 def policy_of(exp: ResolvedExperiment) -> Policy:
     s = exp.spec
-    return Policy(s.target_successes, s.max_attempts, s.infra_retries, s.max_usd)
+    free = frozenset(name for name, arm in exp.arms.items() if _is_free(arm, exp.rate_card))
+    return Policy(s.target_successes, s.max_attempts, s.infra_retries, s.max_usd, free)
+
+
+def _is_free(arm: Any, rate_card: Any) -> bool:
+    """Every model of the arm is scripted or priced at $0 (local models): no budget estimate needed."""
+    from orchbench.records import Usage
+
+    probe = Usage(input=1_000_000, output=1_000_000, cache_write=1_000_000, cache_read=1_000_000)
+    for _, cfg in arm.models():
+        if cfg.provider == "scripted":
+            continue
+        if rate_card is None or not rate_card.knows(cfg.model) or rate_card.cost(cfg.model, probe) > 0:
+            return False
+    return True
 
 
 def experiment_record(exp: ResolvedExperiment) -> Experiment:
@@ -91,23 +105,25 @@ def _new_trial_id(experiment: str, arm: str, task: str, attempt: int) -> str:
 
 
 class _Interrupts:
-    """SIGINT in the main thread: the first asks for a graceful stop, the second for a hard one."""
+    """Signals in the main thread. SIGINT: the first asks for a graceful stop, the second for a hard
+    one. SIGTERM (a service manager, `kill`): a hard stop at once, so no row is left `running`."""
 
     def __init__(self) -> None:
         self.count = 0
-        self._old: Any = None
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.count += 1
+        self.count += 2 if signum == signal.SIGTERM else 1
 
     def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def check_cells_ready(exp: ResolvedExperiment, *, check_keys: bool = True) -> None:

@@ -4,7 +4,7 @@ An experiment file is TOML validated by `ExperimentFile` (unknown keys are error
 silently changes a run). `resolve()` loads every arm and task up front, so an unknown name fails with
 one line before any trial starts. The paper's own design ships as the preset `paper`.
 
-    name = "caching-study"
+    name = "caching-study"    # the experiment id (default: the file name without .toml)
     arms = ["A", "C", "./arms/bounded.toml", { name = "E", orchestrator = { model = "..." } }]
     tasks = ["typer-T1", "./tasks/mine.toml"]
     target_successes = 3      # per cell
@@ -87,16 +87,6 @@ class ExperimentFile(BaseModel):
 
 
 @dataclass
-class Cell:
-    arm: str
-    task: str
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.arm, self.task)
-
-
-@dataclass
 class ResolvedExperiment:
     """An experiment with every arm and task loaded: ready to schedule."""
 
@@ -140,6 +130,8 @@ def load_experiment_file(path: str | Path) -> ExperimentFile:
         raise UserError(f"{p}: cannot read experiment file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{p}: not valid TOML: {exc}") from None
+    if isinstance(data, dict) and "id" not in data and "name" not in data:
+        data["name"] = p.stem  # the file's name identifies the experiment unless it names itself
     return parse_experiment(data, where=str(p))
 
 
@@ -158,25 +150,12 @@ def _local_path(ref: str, base: Path | None) -> str:
     return ref
 
 
-def _apply_turn_cap(arm: Any, task_name: str, cap: int) -> Any:
-    """The arm with its outer-turn cap for this task replaced (the arm's own caps model is the agents')."""
-    caps = getattr(arm, "caps", None)
-    if caps is None:
-        return arm
-    if isinstance(caps, dict):
-        return arm.model_copy(update={"caps": {**caps, task_name: cap}})
-    for attr in ("turns", "outer_turns", "per_task", "max_turns"):
-        cur = getattr(caps, attr, None)
-        if isinstance(cur, dict):
-            return arm.model_copy(update={"caps": caps.model_copy(update={attr: {**cur, task_name: cap}})})
-    return arm
-
-
 def arm_for_cell(exp: ResolvedExperiment, arm_name: str, task_name: str) -> Any:
     """The arm to run in this cell, with the experiment's turn-cap override applied."""
     arm = exp.arms[arm_name]
     cap = exp.spec.turn_cap(arm_name, task_name)
-    return arm if cap is None else _apply_turn_cap(arm, task_name, cap)
+    # Arm.caps maps task name -> outer-turn cap, and wins over the task's own hints (Arm.cap_for).
+    return arm if cap is None else arm.model_copy(update={"caps": {**arm.caps, task_name: cap}})
 
 
 def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None = None) -> ResolvedExperiment:

@@ -26,6 +26,7 @@ class Policy:
     max_attempts: int = 6
     infra_retries: int = 3  # infra_error trials tolerated per cell; one more and the cell gives up
     max_usd: float | None = None
+    free_arms: frozenset[str] = frozenset()  # arms whose every model costs $0 (local models, the oracle)
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,15 @@ def stale_running(trials: Iterable[Trial], in_flight_ids: Iterable[str] = ()) ->
 
 
 def cost_estimate(states: dict[CellKey, CellState], key: CellKey) -> float | None:
-    """Worst case for one more trial in this cell: its dearest finished trial, else its arm's, else any."""
+    """Worst case for one more trial in this cell: its dearest finished trial, else its arm's dearest.
+
+    Never another arm's: a cheap arm's history would let an expensive arm start blind.
+    """
     st = states[key]
     if st.max_trial_cost is not None:
         return st.max_trial_cost
     same_arm = [s.max_trial_cost for s in states.values() if s.arm == key[0] and s.max_trial_cost is not None]
-    if same_arm:
-        return max(same_arm)
-    seen = [s.max_trial_cost for s in states.values() if s.max_trial_cost is not None]
-    return max(seen) if seen else None
+    return max(same_arm) if same_arm else None
 
 
 def committed_spend(
@@ -155,17 +156,22 @@ def budget_allows(
 ) -> bool:
     """May one more trial start in this cell without the worst case passing max_usd?
 
-    With no finished trial to estimate from, an arm's first trial runs alone: it calibrates the estimate
-    instead of N blind trials overshooting the budget together.
+    With no finished trial to estimate from, an arm's first trial runs alone, and only while some
+    money is left: it calibrates the estimate instead of N blind trials overshooting the budget
+    together. Arms known to be free need no estimate.
     """
     if policy.max_usd is None:
         return True
+    committed = committed_spend(states, in_flight, extra_spent)
     est = cost_estimate(states, key)
     if est is None:
-        if any(f.arm == key[0] for f in in_flight):
-            return False
-        est = 0.0
-    return committed_spend(states, in_flight, extra_spent) + est <= policy.max_usd
+        if key[0] in policy.free_arms:
+            est = 0.0
+        elif any(f.arm == key[0] for f in in_flight) or committed >= policy.max_usd:
+            return False  # calibrating already, or no money left for a trial of unknown cost
+        else:
+            est = 0.0
+    return committed + est <= policy.max_usd
 
 
 def over_budget(

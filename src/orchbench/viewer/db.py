@@ -52,6 +52,10 @@ def connect(path: str | Path) -> Iterator[sqlite3.Connection]:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = 1")
+        # One read transaction per request: all its queries see one snapshot of a store that a
+        # batch may be writing meanwhile (a trial and its calls always agree).
+        conn.isolation_level = None
+        conn.execute("BEGIN")
         yield conn
     finally:
         conn.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 from orchbench.analysis.columns import STATUSES, TrialColumns, build_columns, status_code
@@ -138,8 +137,9 @@ def grid_inputs(conn: sqlite3.Connection, exp: str) -> tuple[TrialColumns, dict[
         count(r[0], r[1], r[2])
     final = [r for r in good if r[2] in FINAL_STATUSES]
     rows = [(r[0], r[1], status_code(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in final]
-    usage: dict[str, list[Sequence[int]]] = {
-        role: [r[6 + 4 * i:10 + 4 * i] for r in final] for i, role in enumerate(ROLES)}
+    # 4 ints per trial, flat, in USAGE_FIELDS order (what build_columns takes)
+    usage: dict[str, list[int]] = {
+        role: [v for r in final for v in r[6 + 4 * i:10 + 4 * i]] for i, role in enumerate(ROLES)}
     corrupt = []
     for tid, arm, task, status in conn.execute(_BAD.format(index=index), (exp,)):
         count(arm, task, status)

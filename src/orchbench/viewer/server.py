@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import socket
 import sqlite3
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -59,6 +60,12 @@ class ViewerServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}/" if ":" not in host else f"http://[{host}]:{port}/"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser closing a kept-alive connection is routine, not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def server_close(self) -> None:
         super().server_close()
@@ -125,8 +132,10 @@ class Handler(BaseHTTPRequestHandler):
         self._handle(head=False)
 
     def _refuse(self) -> None:
+        # The request body is never read, so the connection cannot carry another request.
+        self.close_connection = True
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, b'{"error": "the viewer is read-only"}',
-                   "application/json", extra={"Allow": "GET, HEAD"})
+                   "application/json", extra={"Allow": "GET, HEAD", "Connection": "close"})
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
 

@@ -139,6 +139,9 @@ async function gridPage(route) {
         h("div", {}, "median ", num("cost_median", c?.cost_median ?? null, Fmt.cost(c?.cost_median))),
         h("div", {}, "expected ", num("expected_cost", c?.expected_cost ?? null, Fmt.cost(c?.expected_cost))),
         h("div", {class: "muted"}, "wall ", num("wall_median", c?.wall_median ?? null, Fmt.secs(c?.wall_median))),
+        c?.cache_read_ratio_to_baseline != null && c.arm !== a.baseline ? h("div", {class: "muted"},
+          "orch. cache read ", num("cache_read_ratio_to_baseline", c.cache_read_ratio_to_baseline,
+            "×" + c.cache_read_ratio_to_baseline.toFixed(2)), ` vs ${a.baseline}`) : null,
         c?.pareto_dominated ? h("div", {class: "muted"}, "dominated by " + c.dominated_by.join(", ")) : null,
         extra.length ? h("div", {class: "muted"}, extra.join(" · ")) : null));
   };

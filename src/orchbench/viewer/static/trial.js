@@ -41,6 +41,8 @@ function callBody(call, key, delegationsNode) {
   let placed = false;
   (Array.isArray(call.content) ? call.content : []).forEach((b, i) => {
     if (b?.type === "text") out.push(h("div", {class: "block text"}, b.text));
+    else if (b?.type === "thinking" || b?.type === "redacted_thinking")
+      out.push(h("div", {class: "block muted"}, folded(b.thinking ?? "(redacted)", `${key}-th${i}`, "thinking")));
     else if (b?.type === "tool_use") {
       out.push(h("div", {class: "tool-use", "data-tool": b.name},
         h("div", {}, h("b", {}, b.name), h("span", {class: "muted mono"}, " " + (b.id || ""))),
@@ -130,12 +132,16 @@ async function trialPage(route) {
     .concat(tr.orphan_executor_calls.map(d => d.tokens));
   const scale = Math.max(1, ...all.map(u => u.input + u.output + u.cache_write + u.cache_read));
   const kv = (k, v) => [h("dt", {}, k), h("dd", {}, v)];
+  const unfinished = t.status === "running" || t.status === "interrupted";
   const canvas = tr.series.length ? h("canvas", {"data-chart": "turns"}) : null;
   const node = h("section", {},
     h("h1", {}, `Trial ${t.id}`),
     h("dl", {class: "kv"},
       kv("status", statusEl(t.status)), kv("arm × task", `${t.arm} × ${t.task} (attempt ${t.attempt})`),
-      kv("total cost", num("total_cost", t.total_cost, Fmt.cost(t.total_cost))),
+      // A trial's totals are derived from its calls when it finishes: until then, sum the calls.
+      unfinished ? kv("cost so far", [num("total_cost", tr.total_cost, Fmt.cost(tr.total_cost)),
+        h("span", {class: "muted"}, ` (from ${tr.n_calls} calls; the trial has not finished)`)])
+        : kv("total cost", num("total_cost", t.total_cost, Fmt.cost(t.total_cost))),
       kv("wall", num("wall_s", t.wall_s, Fmt.secs(t.wall_s))),
       kv("turns", num("iterations", t.iterations, t.iterations)),
       kv("models", Object.entries(t.models || {}).map(([r, m]) => `${r}: ${m}`).join(", ") || "—"),
