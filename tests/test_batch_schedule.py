@@ -173,3 +173,13 @@ def test_after_an_infra_error_one_trial_at_a_time() -> None:
     assert next_launches(st, [], pol, 4) == [("A", "T1", 0)]
     st = cell_states(trials, [("A", "T1")], [InFlight("x", "A", "T1", 0)])
     assert next_launches(st, [InFlight("x", "A", "T1", 0)], pol, 4) == []
+
+
+def test_infra_errors_do_not_set_a_cost_estimate() -> None:
+    pol = Policy(target_successes=3, max_attempts=6, max_usd=10.0)
+    st = cell_states([tr("A", "T1", 0, "infra_error", 0.0)], [("A", "T1"), ("A", "T2")])
+    assert st[("A", "T1")].max_trial_cost is None
+    # still no estimate: one blind trial for arm A, not six "free" ones
+    assert next_launches(st, [], pol, 8) == [("A", "T1", 0)]
+    st = cell_states([tr("A", "T1", 1, "interrupted", 2.5), tr("A", "T1", 0, "success", 1.0)], [("A", "T1")])
+    assert st[("A", "T1")].max_trial_cost == 2.5  # but a dearer interrupted trial raises it

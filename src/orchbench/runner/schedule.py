@@ -49,7 +49,7 @@ class CellState:
     running: int = 0  # in flight in this batch
     cost: float = 0.0  # every trial's dollars, counted or not, plus live cost of those in flight
     slots: set[int] = field(default_factory=set)
-    max_trial_cost: float | None = None  # dearest finished trial: the worst-case estimate
+    max_trial_cost: float | None = None  # dearest trial that ran to its end: the worst-case estimate
 
     @property
     def key(self) -> CellKey:
@@ -85,7 +85,7 @@ class CellState:
 
 
 def cell_states(
-    trials: Iterable[Trial], cells: Sequence[CellKey], in_flight: Iterable[InFlight] = ()
+    trials: Sequence[Trial], cells: Sequence[CellKey], in_flight: Iterable[InFlight] = ()
 ) -> dict[CellKey, CellState]:
     """Per-cell counts from stored trials plus what this batch has in flight.
 
@@ -107,7 +107,13 @@ def cell_states(
             st.infra_errors += 1
         elif t.status == "interrupted":
             st.interrupted += 1
-        if t.status != "running":
+    # Only a trial that ran to its end says what a trial costs; an infra error or interruption
+    # (often $0, or cut short) may raise an estimate but never set one. Counted trials go first.
+    for t in sorted(trials, key=lambda t: t.status not in COUNTED_STATUSES):
+        st = states.get((t.arm, t.task))
+        if st is None or t.status == "running":
+            continue
+        if t.status in COUNTED_STATUSES or st.max_trial_cost is not None:
             st.max_trial_cost = max(st.max_trial_cost or 0.0, t.total_cost)
     for f in in_flight:
         st = states.get((f.arm, f.task))

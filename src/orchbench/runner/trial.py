@@ -52,6 +52,8 @@ def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_ca
     for cfg in configs:
         if cfg.provider != "scripted" and not rate_card.knows(cfg.model):
             rate_card.cost(cfg.model, _PROBE)  # raises UnknownModel: names the model and how to price it
+            raise UserError(f"rate card {getattr(rate_card, 'name', '?')!r} has no price for {cfg.model!r}; "
+                            "add it in a TOML rate card and pass --rate-card FILE")
     return rate_card
 
 
