@@ -175,8 +175,8 @@ def main() -> None:
         f"{args.trials // 2} per cell), each a full `run_trial` (workspace, bubblewrap-sandboxed judge, "
         f"SQLite store) with a scripted model answering once after {args.delay:g} s"),
         f"- baseline: the same trials with 1 worker, in the same run (sequential model time alone: {ideal:g} s)",
-        f"- machine load (1-min load average) at start / end: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
-        "(other processes share the cores: a busy machine lowers the ratio)",
+        (f"- machine load (1-min load average) at start / end: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+        "(other processes share the cores: a busy machine lowers the ratio)"),
         "",
         "| workers | wall s | trials | successes | peak RSS MB (sum) | peak PSS MB (sum) | processes |",
         "|---:|---:|---:|---:|---:|---:|---:|",

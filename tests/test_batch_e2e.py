@@ -12,11 +12,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from orchbench.store import Store
 
 from orchbench.records import COUNTED_STATUSES, FINAL_STATUSES, Usage
 from orchbench.runner.batch import run_batch
 from orchbench.runner.experiment import load_experiment
+from orchbench.store import Store
 from tests.test_batch_support import SlowFactory, make_task, write_experiment
 
 REPO = Path(__file__).resolve().parents[1]

@@ -74,6 +74,7 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_paper_preset() -> None:
     spec = preset("paper")
+    assert spec.experiment_id == "paper-rerun"
     assert spec.arms == ["A", "B", "C", "D"]
     assert spec.tasks == ["typer-T1", "typer-T2", "typer-T3"]
     assert (spec.target_successes, spec.max_attempts) == (3, 6)

@@ -44,8 +44,8 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env["ORCHBENCH_CACHE"] = str(tmp / "cache")  # the node's own cache, as on a remote machine
-    log = open(tmp / "ray.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    with open(tmp / "ray.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while "Ray runtime started" not in (tmp / "ray.log").read_text():
@@ -56,7 +56,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     finally:
         if ray.is_initialized():
             ray.shutdown()
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)  # the head's whole process group, by its id
         try:
             proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
@@ -66,7 +66,6 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
         except ProcessLookupError:
             pass
         proc.wait(timeout=10)
-        log.close()
 
 
 def cell_rows(db: Path, exp_id: str) -> dict[tuple[str, str], list[tuple[int, str]]]:

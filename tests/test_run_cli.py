@@ -111,3 +111,16 @@ def test_show_unknown_trial_is_one_line(tmp_path):
     assert r.returncode == 2 and "no trial 'nope'" in r.stderr
     r = cli("show", "nope", "--db", str(tmp_path / "missing.db"))
     assert r.returncode == 2 and "no such results store" in r.stderr
+
+
+def test_show_an_imported_trial_without_calls(tmp_path):
+    from orchbench.records import Trial, Usage
+
+    db = tmp_path / "i.db"
+    t = Trial(id="paper-A-T3-1", arm="A", task="typer-T3", status="success", iterations=7,
+              usage={"orchestrator": Usage(input=10, output=5, cache_read=1000)},
+              cost={"orchestrator": 0.5}, total_cost=0.5, source="import:A.jsonl")
+    with Store(db) as s:
+        s.add_trials([(t, [])])
+    r = invoke("show", "paper-A-T3-1", "--db", str(db))
+    assert r.exit_code == 0 and "no per-call records" in r.output and "$0.5000" in r.output

@@ -132,6 +132,9 @@ def show(
     for note in [*trial.notes, trial.error, trial.failure_reason, trial.verdict_summary]:
         if note:
             console.print(f"  {note}", highlight=False, markup=False)
+    for role, u in trial.usage.items():
+        console.print(f"{role}: input {u.input:,}  cache write {u.cache_write:,}  cache read {u.cache_read:,}  "
+                      f"output {u.output:,}  ${trial.cost.get(role, 0.0):.4f}", highlight=False)
     if not calls:
         console.print("no per-call records (imported trials keep only their totals)", highlight=False)
         return
@@ -155,9 +158,6 @@ def show(
                     handbacks.append((f"orchestrator turn {c.turn}", text if full or len(text) <= 600
                                       else text[:600] + f" … [{len(text) - 600} more chars; --full]"))
     console.print(table)
-    for role, u in trial.usage.items():
-        console.print(f"{role}: input {u.input:,}  cache write {u.cache_write:,}  cache read {u.cache_read:,}  "
-                      f"output {u.output:,}  ${trial.cost.get(role, 0.0):.4f}", highlight=False)
     for where, text in handbacks:
         console.rule(f"handed back at {where}")
         console.print(text, markup=False, highlight=False)

@@ -32,7 +32,7 @@ from orchbench.errors import UserError
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's design (section 3.5): four arms, three typer tasks, 3 successes per cell, <= 6 attempts.
     "paper": {
-        "name": "paper",
+        "name": "paper-rerun",  # not "paper": an import of the paper's own data may well be called that
         "arms": ["A", "B", "C", "D"],
         "tasks": ["typer-T1", "typer-T2", "typer-T3"],
         "target_successes": 3,

@@ -91,13 +91,12 @@ def run_and_return(job: TrialJob) -> Outcome:
         return trial, calls or []
     from orchbench.store import Store
 
-    with tempfile.TemporaryDirectory(prefix="orchbench-trial-") as tmp:
-        with Store(Path(tmp) / "trial.db") as store:
-            _run_trial(job, store)
-            stored = store.trial(job.trial_id)
-            if stored is None:
-                raise RuntimeError(f"run_trial did not record trial {job.trial_id}")
-            return stored, store.calls(job.trial_id)
+    with tempfile.TemporaryDirectory(prefix="orchbench-trial-") as tmp, Store(Path(tmp) / "trial.db") as store:
+        _run_trial(job, store)
+        stored = store.trial(job.trial_id)
+        if stored is None:
+            raise RuntimeError(f"run_trial did not record trial {job.trial_id}")
+        return stored, store.calls(job.trial_id)
 
 
 _PR_SET_PDEATHSIG = 1

@@ -28,22 +28,16 @@ const corruptEl = (field, raw) => h("span", {class: "corrupt", "data-corrupt": f
   `corrupt column ${field}: `, h("code", {}, String(raw ?? "").slice(0, 200)));
 
 async function api(path) {
-  const r = await fetch("/api/" + path, {cache: "no-store"});
+  const early = EARLY[path];  // started by route.js on first load
+  delete EARLY[path];
+  const r = await (early || fetch("/api/" + path, {cache: "no-store"}));
   let body;
   try { body = await r.json(); } catch { body = {error: r.statusText}; }
   if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), {status: r.status});
   return body;
 }
 
-/* ---------- routing ---------- */
-function parseRoute(pathname) {
-  const p = pathname.split("/").filter(Boolean).map(decodeURIComponent);
-  if (!p.length) return {page: "experiments"};
-  if (p[0] === "e" && p.length === 2) return {page: "grid", exp: p[1]};
-  if (p[0] === "e" && p.length === 5 && p[2] === "cell") return {page: "cell", exp: p[1], arm: p[3], task: p[4]};
-  if (p[0] === "t" && p.length === 2) return {page: "trial", id: p[1]};
-  return {page: "notfound"};
-}
+/* ---------- routing (parseRoute, routeData: route.js) ---------- */
 const href = {
   grid: exp => `/e/${enc(exp)}`,
   cell: (exp, arm, task) => `/e/${enc(exp)}/cell/${enc(arm)}/${enc(task)}`,
@@ -98,7 +92,7 @@ function errorPage(err) {
 
 /* ---------- experiments ---------- */
 async function experimentsPage() {
-  const {experiments} = await api("experiments");
+  const {experiments} = await api(routeData({page: "experiments"}));
   document.title = "experiments · orchbench";
   crumbs([{text: "experiments"}]);
   const rows = experiments.map(e => h("tr", {"data-experiment": e.id},
@@ -120,7 +114,7 @@ async function experimentsPage() {
 
 /* ---------- grid ---------- */
 async function gridPage(route) {
-  const g = await api(`experiments/${enc(route.exp)}/grid`);
+  const g = await api(routeData(route));
   const a = g.analysis;
   document.title = `${route.exp} · orchbench`;
   crumbs([{text: "experiments", href: "/"}, {text: route.exp}]);
@@ -180,7 +174,7 @@ const TRIAL_COLS = [
 ];
 
 async function cellPage(route) {
-  const d = await api(`experiments/${enc(route.exp)}/cells/${enc(route.arm)}/${enc(route.task)}`);
+  const d = await api(routeData(route));
   document.title = `${route.arm} × ${route.task} · orchbench`;
   crumbs([{text: "experiments", href: "/"}, {text: route.exp, href: href.grid(route.exp)},
           {text: `${route.arm} × ${route.task}`}]);

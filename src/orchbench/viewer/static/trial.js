@@ -124,7 +124,7 @@ function verdictTable(v) {
 }
 
 async function trialPage(route) {
-  const {trial: t, transcript: tr} = await api(`trials/${enc(route.id)}`);
+  const {trial: t, transcript: tr} = await api(routeData(route));
   document.title = `${t.id} · orchbench`;
   crumbs([{text: "experiments", href: "/"}, {text: t.experiment, href: href.grid(t.experiment)},
     {text: `${t.arm} × ${t.task}`, href: href.cell(t.experiment, t.arm, t.task)}, {text: t.id}]);
