@@ -30,14 +30,25 @@ from orchbench.tasks.spec import load_task
 from orchbench.tasks.workspace import workspace
 
 
-def direct(ws, only: str | None = None) -> float:  # type: ignore[no-untyped-def]
+def direct(ws, only: str | None = None) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]
     env = {**os.environ, **ws.env()}
+    per: dict[str, float] = {}
     t = time.perf_counter()
     for cmd in ws.task.judge.commands:
         if only is None or cmd.name == only:
+            t0 = time.perf_counter()
             subprocess.run(cmd.run, cwd=ws.root, env=env, capture_output=True, check=False,
                            timeout=ws.task.judge.timeout_s)
-    return time.perf_counter() - t
+            per[cmd.name] = time.perf_counter() - t0
+    return time.perf_counter() - t, per
+
+
+def _with_commands(ws, commands: list) -> object:  # type: ignore[no-untyped-def,type-arg]
+    """The same workspace, judged with other commands (and no checks)."""
+    spec = ws.task.judge.model_copy(update={"commands": commands})
+    task = ws.task.model_copy(update={"judge": spec, "checks": []})
+    attrs = {k: getattr(ws, k) for k in ("root", "venv", "manifest", "protected")}
+    return type("W", (), {**attrs, "task": task, "original": ws.original})()
 
 
 def judged(ws, cache_dir: Path) -> tuple[float, object]:  # type: ignore[no-untyped-def]
@@ -49,11 +60,16 @@ def judged(ws, cache_dir: Path) -> tuple[float, object]:  # type: ignore[no-unty
 
 def warm_mypy(ws, cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
     direct(ws, only="mypy")
-    mypy_only = ws.task.judge.model_copy(update={"commands": [c for c in ws.task.judge.commands if c.name == "mypy"]})
-    task = ws.task.model_copy(update={"judge": mypy_only, "checks": []})
-    run_judge(type("W", (), {**{k: getattr(ws, k) for k in ("root", "venv", "manifest", "protected")},
-                             "task": task, "original": ws.original})(), cache=False, commands_only=True,
-              cache_dir=cache_dir)
+    mypy = [c for c in ws.task.judge.commands if c.name == "mypy"]
+    run_judge(_with_commands(ws, mypy), cache=False, commands_only=True, cache_dir=cache_dir)
+
+
+def fixed_overhead(ws, cache_dir: Path) -> float:  # type: ignore[no-untyped-def]
+    """run_judge with `true` as its only command: tree hash, rules, fingerprints, sandbox start."""
+    true = ws.task.judge.commands[0].model_copy(update={"name": "true", "run": ["true"], "parser": None})
+    t = time.perf_counter()
+    run_judge(_with_commands(ws, [true]), cache=False, cache_dir=cache_dir)
+    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -68,11 +84,21 @@ def main() -> None:
         cache_dir = Path(tmp)
         print(f"workspace {ws.root}; warming mypy ...", flush=True)
         warm_mypy(ws, cache_dir)
+        per_cmd: dict[str, list[tuple[float, float]]] = {}
         for i in range(args.rounds):
-            d = direct(ws)
-            j, v = judged(ws, cache_dir)
+            # Alternate the order so drifting machine load does not favour one side.
+            if i % 2 == 0:
+                d, dper = direct(ws)
+                j, v = judged(ws, cache_dir)
+            else:
+                j, v = judged(ws, cache_dir)
+                d, dper = direct(ws)
             rows.append((d, j))
-            print(f"round {i}: direct {d:.2f} s, judge {j:.2f} s, ratio {j / d:.3f}; {v.summary[:160]}", flush=True)
+            for c in v.commands:  # type: ignore[attr-defined]
+                per_cmd.setdefault(c.name, []).append((dper[c.name], c.duration_s))
+            print(f"round {i}: direct {d:.2f} s, judge {j:.2f} s, ratio {j / d:.3f}; "
+                  f"{v.summary[:160]}", flush=True)  # type: ignore[attr-defined]
+        overhead = statistics.median(fixed_overhead(ws, cache_dir) for _ in range(3))
         hits = []
         for _ in range(5):
             t = time.perf_counter()
@@ -102,6 +128,13 @@ def main() -> None:
         f"| ratio judge / direct | {ratio:.3f} | <= 1.05 |",
         f"| verdict cache hit (median of 5) | {hit * 1000:.1f} ms | < 200 ms |",
         f"| of which one tree hash | {hash_s * 1000:.1f} ms | |",
+        (f"| judge fixed overhead (`true` as the only command: hash, rules, fingerprints, sandbox) "
+         f"| {overhead:.2f} s = {overhead / d_med:.4f} of direct | |"),
+        "",
+        "| command | direct s (per round) | judge s (per round) |",
+        "|---|---|---|",
+        *(f"| {name} | {', '.join(f'{a:.1f}' for a, _ in pairs)} | {', '.join(f'{b:.1f}' for _, b in pairs)} |"
+          for name, pairs in per_cmd.items()),
         "",
         "Per round (direct s, judge s): " + ", ".join(f"({d:.2f}, {j:.2f})" for d, j in rows),
     ]

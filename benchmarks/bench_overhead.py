@@ -79,7 +79,7 @@ def harness_trial(task, arm, ref, store, card) -> dict[str, float]:
     commands = judge.total + bash.total
     return {"wall": wall, "model": model.complete.total, "commands": commands,
             "overhead": wall - model.complete.total - commands, "calls": trial.iterations,
-            "workspace": new_ws.total + rm_ws.total}
+            "workspace": new_ws.total + rm_ws.total, "ws_new": new_ws.total, "ws_rm": rm_ws.total}
 
 
 def bare_trial(task, ref, src: Path) -> dict[str, float]:
@@ -88,7 +88,9 @@ def bare_trial(task, ref, src: Path) -> dict[str, float]:
     from orchbench.agent.tools import EditorTool
     from orchbench.models.scripted import OracleModel
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+    from orchbench.tasks.workspace import workspaces_root
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-bare-", dir=workspaces_root()))  # same filesystem
     try:
         t0 = time.perf_counter()
         shutil.copytree(src, tmp / "repo", symlinks=True)
@@ -165,7 +167,7 @@ def main() -> int:
             remove_workspace(ws0)
 
     prep, dump = adapter_prep(120)
-    med = {k: statistics.median(r[k] for r in rows) for k in ("wall", "model", "commands", "overhead", "workspace")}
+    med = {k: statistics.median(r[k] for r in rows) for k in ("wall", "model", "commands", "overhead", "workspace", "ws_new", "ws_rm")}
     base = statistics.median(bare)
     loop = statistics.median(r["overhead"] - r["workspace"] for r in rows)
     ratio = med["overhead"] / base if base > 0 else float("inf")
@@ -189,7 +191,8 @@ def main() -> int:
         f"| in model calls (scripted) | {med['model']:.4f} |",
         f"| in commands (bash tool, judge) | {med['commands']:.3f} |",
         f"| **harness overhead** | **{med['overhead']:.3f}** |",
-        f"| of which workspace set-up + removal (tasks area) | {med['workspace']:.3f} |",
+        (f"| of which workspace set-up + removal (tasks area) | {med['workspace']:.3f} "
+        f"({med['ws_new']:.3f} + {med['ws_rm']:.3f}) |"),
         f"| of which loop, tools, records, store, trial | {loop:.3f} |",
         f"| baseline: plain copy of the repo + bare loop, same turns, no records | {base:.3f} |",
         "",

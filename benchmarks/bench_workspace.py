@@ -87,26 +87,28 @@ def main() -> None:
         work = Path(tmp)
         src = work / "tree"  # a private copy, so git worktree metadata never touches the cache
         shutil.copytree(prepared.tree, src, symlinks=True)
-        for name, copy in CANDIDATES.items():
-            times = []
-            for i in range(args.runs):
-                dst = work / f"ws{i}"
+        # Round-robin: every candidate once per round, so drift in machine load hits all of them alike.
+        times: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+        full: list[float] = []
+        for i in range(args.runs):
+            for n, (name, copy) in enumerate(CANDIDATES.items()):
+                dst = work / f"ws{n}-{i}"
                 t0 = time.perf_counter()
                 copy(src, dst)
-                times.append(time.perf_counter() - t0)
-            for i in range(args.runs):
-                shutil.rmtree(work / f"ws{i}")
-            subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True, check=False)
-            safe = safe_after_inplace_write(src, copy, work)
-            subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True, check=False)
-            rows.append((name, statistics.median(times), min(times), safe))
-        # The whole `workspace(task)` path as a trial sees it: cached set-up + venv lookup + copy.
-        full = []
-        for _ in range(args.runs):
+                times[name].append(time.perf_counter() - t0)
+            # The whole path a trial pays: cached set-up and venv lookups + the copy into a fresh holder.
             t0 = time.perf_counter()
             ws = new_workspace(task)
             full.append(time.perf_counter() - t0)
             remove_workspace(ws)
+        for i in range(args.runs):
+            for n in range(len(CANDIDATES)):
+                shutil.rmtree(work / f"ws{n}-{i}")
+        subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True, check=False)
+        for name, copy in CANDIDATES.items():
+            safe = safe_after_inplace_write(src, copy, work)
+            subprocess.run(["git", "-C", str(src), "worktree", "prune"], capture_output=True, check=False)
+            rows.append((name, statistics.median(times[name]), min(times[name]), safe))
     base = rows[0][1]
     load = os.getloadavg()
     lines = [

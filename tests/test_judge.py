@@ -345,3 +345,22 @@ def test_output_mismatch_only_ever_rejects() -> None:
     assert output_mismatch(failed, cmd) is None  # already a command failure
     info = JudgeCommand(name="fmt", run=["x"], parser="ruff-format", required=False)
     assert output_mismatch(CommandResult(name="fmt", exit_code=0, required=False), info) is None
+
+
+def test_same_second_edits_are_made_visible_to_mtime_caches(tmp_path: Path) -> None:
+    import os
+
+    from orchbench.judge.mtimes import freshen
+    from orchbench.judge.tree import tree_digests
+
+    tree, record, stamp = tmp_path / "tree", tmp_path / "rec.json", 1_700_000_000
+    tree.mkdir()
+    f = tree / "m.py"
+    f.write_text("x = 1\n")
+    os.utime(f, (stamp, stamp))
+    assert freshen(tree, tree_digests(tree), record) == 0
+    f.write_text("x = 2\n")  # same size, and back to the same second, as a fast edit would be
+    os.utime(f, (stamp, stamp))
+    assert freshen(tree, tree_digests(tree), record) == 1
+    assert int(f.stat().st_mtime) == stamp + 1
+    assert freshen(tree, tree_digests(tree), record) == 0  # unchanged content: left alone

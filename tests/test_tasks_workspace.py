@@ -141,3 +141,20 @@ def test_venv_imports_the_workspace_package_even_when_pythonpath_is_replaced(tmp
         assert Path(out.stdout.strip()).is_relative_to(ws.root)
         assert not ws.venv.is_relative_to(ws.root)
         assert ws.env()["ORCHBENCH_WORKSPACE"] == str(ws.root)
+
+
+def test_workspaces_of_dead_processes_are_swept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchbench.tasks import workspace as ws_mod
+
+    monkeypatch.setattr(ws_mod, "_swept", set())
+    parent = ws_mod.workspaces_root()
+    dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout.strip()
+    stale, alive, young = parent / f"mini-{dead}-abc", parent / f"mini-{os.getpid()}-abc", parent / f"x-{dead}-new"
+    for d in (stale, alive, young):
+        (d / "repo").mkdir(parents=True)
+    os.utime(stale, (1, 1))
+    os.utime(alive, (1, 1))
+    task = load_task(str(write_task(tmp_path, make_repo(tmp_path / "src"))))
+    with workspace(task):
+        pass
+    assert not stale.exists() and alive.exists() and young.exists()

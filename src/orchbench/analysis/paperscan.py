@@ -24,6 +24,7 @@ _ZERO = (0, 0, 0, 0)
 
 
 def read_paper_columns(paths: Sequence[str | Path]) -> TrialColumns:
+    """Every line of the files (directories -> their *.jsonl) as columns; UserError at the first bad line."""
     rows: list[tuple[str, str, int, float, float, float]] = []
     usage: dict[str, list[int]] = {"orchestrator": [], "executor": []}
     role_cost: dict[str, list[float]] = {"orchestrator": [], "executor": []}

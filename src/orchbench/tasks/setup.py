@@ -21,7 +21,7 @@ from orchbench.tasks.inject import Applied, _git_dirty, apply_injections
 from orchbench.tasks.source import commit_tree, fetch_base, source_key
 from orchbench.tasks.spec import Task
 
-SETUP_VERSION = 2
+SETUP_VERSION = 3
 # Checked once per process: later workspaces of the same task skip straight to the copy.
 _MEMO: dict[str, Prepared] = {}
 

@@ -8,10 +8,12 @@ would change the cached set-up tree and every later trial (see benchmarks/bench_
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,7 +91,9 @@ def new_workspace(task: Task, *, stage: str = "setup") -> Workspace:
         raise UserError(f"workspace stage {stage!r}: expected 'setup' or 'base'")
     prepared = prepare(task, stage=stage)
     venv = ensure_venv(task.env)
-    holder = Path(tempfile.mkdtemp(prefix=f"{task.name}-", dir=workspaces_root()))
+    parent = workspaces_root()
+    _sweep_once(parent)
+    holder = Path(tempfile.mkdtemp(prefix=f"{task.name}-{os.getpid()}-", dir=parent))
     root = holder / "repo"
     try:
         copy_tree(prepared.tree, root)
@@ -98,6 +102,34 @@ def new_workspace(task: Task, *, stage: str = "setup") -> Workspace:
         raise
     return Workspace(root=root, venv=venv, task=task, manifest=dict(prepared.manifest),
                      protected=dict(prepared.protected), prepared=prepared)
+
+
+_HOLDER = re.compile(r"^.+-(\d+)-[^-]+$")
+_swept: set[Path] = set()
+
+
+def _sweep_once(parent: Path, min_age_s: float = 300) -> None:
+    """Remove workspaces left by processes that died without cleaning up (killed batches, crashes)."""
+    if parent in _swept:
+        return
+    _swept.add(parent)
+    now = time.time()
+    for holder in parent.iterdir():
+        m = _HOLDER.match(holder.name)
+        if not m or not holder.is_dir():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # its creator is alive
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            if now - holder.stat().st_mtime > min_age_s:
+                _force_rmtree(holder)
+        except FileNotFoundError:
+            pass
 
 
 def remove_workspace(ws: Workspace) -> None:
