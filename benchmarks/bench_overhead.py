@@ -87,7 +87,6 @@ def bare_trial(task, ref, src: Path) -> dict[str, float]:
     recorded."""
     from orchbench.agent.tools import EditorTool
     from orchbench.models.scripted import OracleModel
-
     from orchbench.tasks.workspace import workspaces_root
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-bare-", dir=workspaces_root()))  # same filesystem

@@ -158,3 +158,25 @@ def test_workspaces_of_dead_processes_are_swept(tmp_path: Path, monkeypatch: pyt
     with workspace(task):
         pass
     assert not stale.exists() and alive.exists() and young.exists()
+
+
+@pytest.mark.parametrize("use_uv", [True, False])
+def test_venv_builds_with_uv_or_plain_venv_and_carries_the_workspace_hook(tmp_path: Path, use_uv: bool) -> None:
+    from orchbench.tasks.spec import Env
+    from orchbench.tasks.venv import build_venv, env_for
+
+    if use_uv:
+        from orchbench.tasks.venv import uv_bin
+
+        if uv_bin() is None:
+            pytest.skip("uv is not installed")
+    target = tmp_path / "venv"
+    build_venv(Env(), target, use_uv=use_uv)
+    pkg = tmp_path / "ws" / "onlyhere"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("VALUE = 7\n")
+    env = {**os.environ, **env_for(tmp_path / "ws", target)}
+    env.pop("PYTHONPATH")  # the .pth hook alone must find the workspace
+    out = subprocess.run([str(target / "bin" / "python"), "-c", "import onlyhere; print(onlyhere.VALUE)"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "7", out.stderr

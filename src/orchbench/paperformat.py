@@ -4,8 +4,8 @@ One JSON object per line (see data/NOTICE.md): arm, task, trial, success, blocke
 iterations, usage_by_role (model -> input_tokens / output_tokens / cache_creation_input_tokens /
 cache_read_input_tokens), cost_usd_by_role, total_cost_usd, verify_final, error.
 
-Rules (shared with `orchbench.analysis.paperscan`, which reads the same lines into numpy columns;
-change both together):
+Rules (checked once, by `check_line`, for both readers: records here and numpy columns in
+`orchbench.analysis.paperscan`):
 - required keys: arm, task (non-empty strings), success (bool), wall_sec (number >= 0),
   iterations (int >= 0); everything else is optional.
 - the first model of usage_by_role is the orchestrator (or the solo model), the second the executor;
@@ -30,7 +30,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -50,7 +50,7 @@ def _no_constant(name: str) -> Any:
 
 
 # Python's json accepts NaN and Infinity, which would slip past every ">= 0" check.
-_decode = json.JSONDecoder(parse_constant=_no_constant).decode
+decode = json.JSONDecoder(parse_constant=_no_constant).decode
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -115,18 +115,47 @@ def construct_trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     return m
 
 
-def _usage(u: dict[str, Any]) -> Usage:
+class PaperLine(NamedTuple):
+    """One checked line, in plain values: what both readers (records here, numpy columns in
+    `orchbench.analysis.paperscan`) build from, so the format's rules live in one place."""
+
+    arm: str
+    task: str
+    attempt: int
+    status: str
+    wall: float
+    iterations: int
+    models: tuple[str | None, str | None]  # orchestrator (or solo), executor
+    usage: tuple[tuple[int, int, int, int] | None, tuple[int, int, int, int] | None]
+    cost: tuple[float | None, float | None]  # recorded per role; None when the file gives none
+    total: float
+    summary: str
+    exit_code: int | None
+    has_verdict: bool
+    error: str | None
+
+
+def _tokens(u: dict[str, Any]) -> tuple[int, int, int, int]:
+    """input, output, cache_write, cache_read of one model; ValueError unless all are ints >= 0."""
     vals = (u["input_tokens"], u["output_tokens"], u.get("cache_creation_input_tokens", 0),
             u.get("cache_read_input_tokens", 0))
     for v in vals:
         if v.__class__ is not int or v < 0:
             raise ValueError
-    return construct_trusted(Usage, {"input": vals[0], "output": vals[1], "cache_write": vals[2],
-                                     "cache_read": vals[3]})
+    return vals
 
 
-def _trial(d: dict[str, Any], tid: str, source: str, experiment: str) -> Trial:
-    """One validated line -> Trial; ValueError/KeyError/TypeError/AttributeError on anything wrong."""
+def _cost(c: Any) -> float | None:
+    if c is None:
+        return None
+    if c.__class__ not in _NUM or c < 0:
+        raise ValueError
+    return float(c)
+
+
+def check_line(d: dict[str, Any]) -> PaperLine:
+    """One decoded line -> PaperLine; ValueError/KeyError/TypeError/AttributeError on anything wrong
+    (`diagnose_line` then says what, precisely)."""
     arm, task, success, wall, iterations = d["arm"], d["task"], d["success"], d["wall_sec"], d["iterations"]
     if (arm.__class__ is not str or not arm or task.__class__ is not str or not task
             or success.__class__ is not bool or iterations.__class__ is not int or iterations < 0
@@ -148,50 +177,90 @@ def _trial(d: dict[str, Any], tid: str, source: str, experiment: str) -> Trial:
     cbr = d.get("cost_usd_by_role") or {}
     if len(ubr) > 2 or cbr.__class__ is not dict:
         raise ValueError
-    models: dict[str, str] = {}
-    usage: dict[str, Usage] = {}
-    cost: dict[str, float] = {}
-    for role, (model, u) in zip(ROLES, ubr.items()):
-        models[role] = model
-        usage[role] = _usage(u)
-        c = cbr.get(model)
-        if c is not None:
-            if c.__class__ not in _NUM or c < 0:
-                raise ValueError
-            cost[role] = float(c)
     for model in cbr:
         if model not in ubr:
             raise ValueError
+    names = list(ubr)
+    m0 = names[0] if names else None
+    m1 = names[1] if len(names) == 2 else None
+    u0 = _tokens(ubr[m0]) if m0 is not None else None
+    u1 = _tokens(ubr[m1]) if m1 is not None else None
+    c0, c1 = _cost(cbr.get(m0)), _cost(cbr.get(m1))
     total = d.get("total_cost_usd")
     if total is None:
-        total = sum(cost.values())
+        total = (c0 or 0.0) + (c1 or 0.0)
     elif total.__class__ not in _NUM or total < 0:
         raise ValueError
     vf = d.get("verify_final") or {}
     error = d.get("error")
     if vf.__class__ is not dict or (error is not None and error.__class__ is not str):
         raise ValueError
-    verdict = None
     summary = vf.get("summary") or ""
-    if summary.__class__ is not str:
+    code = vf.get("exit_code")
+    if summary.__class__ is not str or (code is not None and code.__class__ is not int):
         raise ValueError
-    if vf:
-        code = vf.get("exit_code")
-        if code is not None and code.__class__ is not int:
-            raise ValueError
+    return PaperLine(arm, task, attempt, status, float(wall), iterations, (m0, m1), (u0, u1), (c0, c1),
+                     float(total), summary, code, bool(vf), error)
+
+
+def iter_lines(paths: Sequence[str | Path]) -> Iterator[tuple[Path, int, bytes]]:
+    """(file, line number, raw line) of every non-blank line of the files (dirs -> their *.jsonl)."""
+    for path in expand_paths(paths):
+        try:
+            f = path.open("rb")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read ({exc.strerror}); check the path and permissions") from None
+        with f:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                if lineno == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM some editors put before the first line
+                yield path, lineno, raw
+
+
+def parse_lines(paths: Sequence[str | Path]) -> Iterator[tuple[Path, int, bytes, PaperLine]]:
+    """Every line checked; UserError "FILE:LINE: what is wrong" at the first bad one."""
+    loads = decode
+    for path, lineno, raw in iter_lines(paths):
+        try:
+            line = check_line(loads(raw.decode()))
+        except Exception:  # noqa: BLE001 (whatever a bad line trips: diagnose it)
+            raise UserError(f"{path}:{lineno}: {diagnose_line(raw)}") from None
+        yield path, lineno, raw, line
+
+
+def _usage(t: tuple[int, int, int, int]) -> Usage:
+    return construct_trusted(Usage, {"input": t[0], "output": t[1], "cache_write": t[2], "cache_read": t[3]})
+
+
+def _trial(p: PaperLine, tid: str, source: str, experiment: str) -> Trial:
+    models: dict[str, str] = {}
+    usage: dict[str, Usage] = {}
+    cost: dict[str, float] = {}
+    for role, model, u, c in zip(ROLES, p.models, p.usage, p.cost):
+        if model is None or u is None:
+            continue
+        models[role] = model
+        usage[role] = _usage(u)
+        if c is not None:
+            cost[role] = c
+    verdict = None
+    if p.has_verdict:
+        code = p.exit_code
         commands = [] if code is None else [construct_trusted(CommandResult, {
             "name": "verify_final", "argv": [], "exit_code": code, "required": True, "duration_s": 0.0,
             "timed_out": False, "output_tail": "", "counts": {}})]
         verdict = construct_trusted(Verdict, {
-            "passed": code == 0 if code is not None else success, "commands": commands, "counts": {},
-            "failure_reasons": [], "summary": summary, "cached": False})
-    # Every field was checked above; pydantic's full validation of 100,000 lines would cost more
-    # than parsing them.
+            "passed": code == 0 if code is not None else p.status == "success", "commands": commands,
+            "counts": {}, "failure_reasons": [], "summary": p.summary, "cached": False})
+    # Every field was checked by check_line; pydantic's full validation of 100,000 lines would cost
+    # more than parsing them.
     return construct_trusted(Trial, {
-        "id": tid, "experiment": experiment, "arm": arm, "task": task, "attempt": attempt,
-        "status": status, "wall_s": float(wall), "iterations": iterations, "models": models,
-        "usage": usage, "cost": cost, "total_cost": float(total), "verdict_summary": summary,
-        "verdict": verdict, "error": error, "failure_reason": None, "started_at": None,
+        "id": tid, "experiment": experiment, "arm": p.arm, "task": p.task, "attempt": p.attempt,
+        "status": p.status, "wall_s": p.wall, "iterations": p.iterations, "models": models,
+        "usage": usage, "cost": cost, "total_cost": p.total, "verdict_summary": p.summary,
+        "verdict": verdict, "error": p.error, "failure_reason": None, "started_at": None,
         "ended_at": None, "notes": [], "source": source,
     })
 
@@ -202,38 +271,22 @@ def read_paper_files(paths: Sequence[str | Path], *, experiment: str = "imported
     Raises UserError "FILE:LINE: what is wrong" at the first bad line; nothing is returned then.
     """
     with gc_paused():
-        return _read(expand_paths(paths), experiment)
+        return _read(paths, experiment)
 
 
-def _read(files: list[Path], experiment: str) -> list[tuple[Trial, list]]:
+def _read(paths: Sequence[str | Path], experiment: str) -> list[tuple[Trial, list]]:
     out: list[tuple[Trial, list]] = []
     add = out.append
-    loads = _decode
-    for path in files:
-        try:
-            f = path.open("rb")
-        except OSError as exc:
-            raise UserError(f"{path}: cannot read ({exc.strerror}); check the path and permissions") from None
-        stem, source = path.stem, f"import:{path}"
-        with f:
-            for lineno, raw in enumerate(f, 1):
-                if not raw.strip():
-                    continue
-                if lineno == 1:
-                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM some editors put before the first line
-                tid = f"{stem}-{lineno}-{hashlib.blake2b(raw.rstrip(), digest_size=4).hexdigest()}"
-                try:
-                    trial = _trial(loads(raw.decode()), tid, source, experiment)
-                except (ValueError, KeyError, TypeError, AttributeError):  # whatever a bad line trips
-                    raise UserError(f"{path}:{lineno}: {diagnose_line(raw)}") from None
-                add((trial, []))
+    for path, lineno, raw, line in parse_lines(paths):
+        tid = f"{path.stem}-{lineno}-{hashlib.blake2b(raw.rstrip(), digest_size=4).hexdigest()}"
+        add((_trial(line, tid, f"import:{path}", experiment), []))
     return out
 
 
 def diagnose_line(raw: bytes | str) -> str:
     """What is wrong with a line the fast reader rejected (slow, precise, one line)."""
     try:
-        d = _decode(raw.decode() if isinstance(raw, bytes) else raw)
+        d = decode(raw.decode() if isinstance(raw, bytes) else raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return f"not valid JSON ({exc}); each line must be one JSON object"
     if not isinstance(d, dict):

@@ -67,20 +67,20 @@ class Analysis:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "columns"}
         d["cells"] = [asdict(c) for c in self.cells]
         d["pairwise"] = [asdict(p) for p in self.pairwise]
-        return _finite(d)
+        return finite(d)
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
     """NaN / inf are not JSON: they become null."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 

@@ -3,11 +3,11 @@ what-ifs and the plot. What `orchbench simulate` prints, and what a notebook cal
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchbench.analysis.summary import finite
 from orchbench.errors import UserError
 from orchbench.simulate.fit import ASSUMPTIONS, BreakEven, FittedCell, breakevens, fit_cells, read_ratios
 from orchbench.simulate.replay import replay, replayable
@@ -38,7 +38,7 @@ class Simulation:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _finite({
+        return finite({
             "source": self.source,
             "rate_card": self.rate_card,
             "assumptions": self.assumptions,
@@ -62,16 +62,6 @@ def _cell_dict(c: FittedCell) -> dict[str, Any]:
         "predicted": {**asdict(c.predicted), "cost": c.cost()},
         "cache_read_error": c.read_error, "notes": c.notes,
     }
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def check_replay(items: list[Item]) -> ReplayCheck:

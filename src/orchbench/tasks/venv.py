@@ -65,8 +65,8 @@ def _site_packages(venv: Path) -> Path:
     return Path(out.stdout.strip())
 
 
-def build_venv(env: Env, target: Path) -> None:
-    uv = uv_bin()
+def build_venv(env: Env, target: Path, *, use_uv: bool = True) -> None:
+    uv = uv_bin() if use_uv else None
     python = env.python or sys.executable
     index = ["--extra-index-url", env.extra_index_url] if env.extra_index_url else []
     if uv:
@@ -78,7 +78,7 @@ def build_venv(env: Env, target: Path) -> None:
         base = shutil.which(f"python{env.python}") if env.python else sys.executable
         if not base:
             raise UserError(f"[env] python = {env.python!r}: no python{env.python} on PATH (install it or uv)")
-        _run([base, "-m", "venv", str(target)], "venv")
+        _run([base, "-m", "venv", *([] if env.packages else ["--without-pip"]), str(target)], "venv")
         if env.packages:
             _run([str(venv_python(target)), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                   *index, *env.packages], "pip install")
