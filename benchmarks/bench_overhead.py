@@ -178,7 +178,8 @@ def main() -> int:
         "",
         (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} "
         f"({os.cpu_count()} cores, Python {platform.python_version()}), `python benchmarks/bench_overhead.py "
-        f"--trials {args.trials} --turns {args.turns}`."),
+        f"--trials {args.trials} --turns {args.turns}"
+        f"{'' if task.name == 'tiny-calc' else ' --task ' + task.name}`."),
         "",
         (f"Oracle arm on task `{task.name}`, {args.turns} model turns (its reference solution padded with "
         "editor views), real workspace, tools, SQLite store, paper rate card. Model and command time "

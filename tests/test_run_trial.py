@@ -188,3 +188,51 @@ def test_arm_b_opus_with_a_local_executor_over_ollama(task, store, card):
     # the hand-back is part of what the orchestrator's last call had to read
     assert opus.bodies[-1]["messages"][-1]["content"][0]["content"] == hb
     assert store.trial(t.id).cost["executor"] == 0
+
+
+class _Dies:
+    """A model that answers one turn, then raises `exc` (an interrupt, or a harness bug)."""
+
+    model = OPUS
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc, self.n = exc, 0
+
+    def complete(self, *, system, messages, tools):
+        from orchbench.models.base import ModelResponse
+
+        self.n += 1
+        if self.n > 1:
+            raise self.exc
+        return ModelResponse(content=[{"type": "tool_use", "id": "t1", "name": "str_replace_editor",
+                                       "input": {"command": "view", "path": "calc/__init__.py"}}],
+                             usage=Usage(input=100, output=10), model=OPUS, stop_reason="tool_use")
+
+
+@pytest.mark.parametrize("exc,status", [(KeyboardInterrupt(), "interrupted"), (RuntimeError("bug"), "infra_error")])
+def test_an_interrupt_or_a_bug_is_recorded_then_raised(task, store, card, exc, status):
+    with pytest.raises(type(exc)):
+        run_trial(task, load_arm("A"), store=store, rate_card=card, trial_id="dies",
+                  model_factory=lambda cfg, role: _Dies(exc))
+    stored = store.trial("dies")
+    assert stored.status == status and type(exc).__name__ in stored.error
+    (call,) = store.calls("dies")
+    assert call.usage == Usage(input=100, output=10)
+    assert stored.total_cost == pytest.approx(paper_cost(OPUS, call.usage), abs=1e-12)
+
+
+def test_toml_arm_with_structured_handback_and_judge_summary(task, store, card, tmp_path):
+    import json
+
+    f = tmp_path / "bounded.toml"
+    f.write_text('base = "C"\n[return_policy]\nkind = "structured"\nmax_tokens = 200\njudge = true\n')
+    with FakeAnthropic(policy=SolutionPolicy(task.reference, final_text="Fixed. " * 400)) as srv:
+        arm = load_arm(str(f)).with_base_url(srv.base_url)
+        t = run_trial(task, arm, store=store, rate_card=card, env=KEY, retry=fast())
+    assert t.status == "success" and t.arm == "bounded"
+    orch = [c for c in store.calls(t.id) if c.role == "orchestrator"]
+    hb = orch[0].tool_results[0]["content"]
+    doc = json.loads(hb)
+    assert len(hb) <= 800 and orch[0].handback_chars == len(hb)
+    assert doc["status"] == "done" and doc["judge"].startswith("PASS")
+    assert doc["files_changed"] == [{"path": "calc/__init__.py", "status": "modified", "added": 1, "removed": 1}]
