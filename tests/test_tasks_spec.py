@@ -88,3 +88,17 @@ def test_cli_reports_bad_task_in_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "'extra'" in proc.stderr and str(path) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_example_in_docs_tasks_md_is_a_valid_task() -> None:
+    import re
+    import tomllib
+
+    from orchbench.tasks.spec import parse_task
+
+    text = (Path(__file__).parents[1] / "docs" / "tasks.md").read_text()
+    block = re.search(r"## Writing a task on your own code\n\n```toml\n(.*?)```", text, re.S)
+    assert block is not None
+    task = parse_task(tomllib.loads(block.group(1)), origin="docs/tasks.md")
+    assert task.protected == ["tests/test_new_feature.py"] and task.setup.inject[0].id == "BUG-1"
+    assert [c.required for c in task.judge.commands] == [True, True, False]

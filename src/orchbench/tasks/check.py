@@ -142,7 +142,9 @@ def verify_oracle(task: Task, *, unsafe_no_sandbox: bool = False) -> StepResult:
     errors = [f"step {i}: {r.get('content', '')!s:.200}" for i, c in enumerate(log.calls)
               for r in c.tool_results if r.get("is_error")]
     ok = trial.status == "success" and not errors
-    detail = trial.failure_reason or trial.error or ""
+    detail = trial.failure_reason or ""
+    if trial.status == "infra_error":  # ours, not the task's: say so instead of blaming the reference
+        detail = f"infra error while running the oracle (not the task's fault): {trial.error}"
     if errors:
         detail = (detail + "; " if detail else "") + f"{len(errors)} reference tool call(s) failed: {errors[0]}"
     return StepResult(step="oracle", ok=ok, expect="green", seconds=time.perf_counter() - t0,
@@ -166,7 +168,8 @@ def check_task(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bool = F
         if on_step:
             on_step(task, step)
         if not step.ok:
-            result.broken_reason = f"{why}" + (f": {step.detail}" if step.detail else "")
+            infra = step.detail.startswith("infra error")
+            result.broken_reason = step.detail if infra else why + (f": {step.detail}" if step.detail else "")
             break
     return result
 

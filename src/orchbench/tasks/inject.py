@@ -107,7 +107,7 @@ def inject_text(text: str, rule: Injection, *, where: str) -> tuple[str, Applied
     return "".join(new), applied
 
 
-def _git_dirty(root: Path) -> str | None:
+def git_dirty(root: Path) -> str | None:
     if not (root / ".git").exists():
         return None
     proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
@@ -118,7 +118,7 @@ def _git_dirty(root: Path) -> str | None:
 def apply_injections(root: Path, rules: list[Injection], *, require_clean: bool = True) -> list[Applied]:
     """Apply `rules` in order under `root`; all checks pass before any file is written."""
     if require_clean and rules:
-        dirty = _git_dirty(root)
+        dirty = git_dirty(root)
         if dirty:
             first = dirty.splitlines()[0]
             raise InjectionError(f"{root}: the base has uncommitted changes ({first} ...); injection needs "

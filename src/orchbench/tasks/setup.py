@@ -9,6 +9,7 @@ the injection report: what the judge compares a finished workspace against.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from orchbench.errors import UserError
 from orchbench.tasks.cache import READY, cached_dir, sha256_file, spec_key
-from orchbench.tasks.inject import Applied, _git_dirty, apply_injections
+from orchbench.tasks.inject import Applied, apply_injections, git_dirty
 from orchbench.tasks.source import commit_tree, fetch_base, source_key
 from orchbench.tasks.spec import Task
 
@@ -52,8 +53,6 @@ def tree_manifest(root: Path) -> dict[str, str]:
             full = Path(dirpath) / f
             rel = full.relative_to(root).as_posix()
             if full.is_symlink():
-                import hashlib
-
                 out[rel] = hashlib.sha256(os.readlink(full).encode()).hexdigest()
             elif full.is_file():
                 out[rel] = sha256_file(full)
@@ -103,7 +102,7 @@ def prepare(task: Task, *, stage: str = "setup") -> Prepared:
         return known
     base = fetch_base(task.source, base_dir)
     # The pristine commit must still be what is on disk: a modified cache is refused, not used.
-    dirty = _git_dirty(base)
+    dirty = git_dirty(base)
     if dirty:
         raise UserError(f"the cached base {base} was modified ({dirty.splitlines()[0]} ...): delete "
                         f"{base.parent} and run again")

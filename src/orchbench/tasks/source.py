@@ -7,6 +7,7 @@ rev, local paths from a copy of the directory. Each lands in a fresh repository 
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -80,8 +81,6 @@ def _tree_stamp(root: Path) -> list[tuple[str, int, int]]:
 
 
 def _ignored(name: str) -> bool:
-    import fnmatch
-
     return any(fnmatch.fnmatch(name, pat) for pat in IGNORED)
 
 
