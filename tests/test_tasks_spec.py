@@ -97,7 +97,7 @@ def test_the_example_in_docs_tasks_md_is_a_valid_task() -> None:
     from orchbench.tasks.spec import parse_task
 
     text = (Path(__file__).parents[1] / "docs" / "tasks.md").read_text()
-    block = re.search(r"## Writing a task on your own code\n\n```toml\n(.*?)```", text, re.S)
+    block = re.search(r"## Writing a task on your own code\n\n```toml\n(.*?)```", text, re.DOTALL)
     assert block is not None
     task = parse_task(tomllib.loads(block.group(1)), origin="docs/tasks.md")
     assert task.protected == ["tests/test_new_feature.py"] and task.setup.inject[0].id == "BUG-1"
