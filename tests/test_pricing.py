@@ -149,7 +149,7 @@ def test_toml_card_bases(tmp_path: Path) -> None:
         ("[models.x]\ninput = 1\nouput = 2\noutput = 1\n", "unknown key 'ouput'"),
         ("prices = 1\n", "unknown key 'prices'"),
         ('base = "yesterday"\n', "base = 'yesterday' is not a card"),
-        ("[models.x\n", "not a valid TOML rate card"),
+        ("[models.x\n", "not valid TOML"),
         ("models = 3\n", "models must be tables"),
     ],
 )

@@ -3,7 +3,6 @@ executor hands back, and the turn caps. Presets A-D are the paper's arms; users 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 from orchbench.agent import prompts
 from orchbench.agent.returns import ReturnPolicy
 from orchbench.errors import UserError
+from orchbench.tomlfile import explain, read_toml
 
 Provider = Literal["anthropic", "openai", "ollama", "scripted"]
 OPUS = "claude-opus-4-7"
@@ -129,16 +129,6 @@ def preset(name: str) -> Arm:
     return _preset(name)
 
 
-def _explain(path: Path, exc: ValidationError) -> str:
-    # A misspelt key also shows up as the right key missing: name the misspelling first.
-    e = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-    what = "unknown key (remove it or check its spelling)" if e["type"] == "extra_forbidden" else (
-        "required key is missing" if e["type"] == "missing" else e["msg"])
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{path}: key '{where}': {what}{more}"
-
-
 def load_arm(name_or_path: str | Path) -> Arm:
     """A preset ("A" "B" "C" "D" "oracle") or an arm TOML file (optionally `base = "C"` to start
     from a preset and change only some keys)."""
@@ -148,12 +138,7 @@ def load_arm(name_or_path: str | Path) -> Arm:
     path = Path(text)
     if not path.is_file():
         raise UserError(f"unknown arm {text!r}: give one of {', '.join(PRESETS)} or the path of an arm TOML file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text; an arm file is TOML") from None
+    data = read_toml(path, "arm file")
     base = data.pop("base", None)
     if base is not None:
         if base not in PRESETS:
@@ -163,7 +148,7 @@ def load_arm(name_or_path: str | Path) -> Arm:
     try:
         arm = Arm.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_explain(path, exc)) from None
+        raise UserError(explain(str(path), exc)) from None
     from orchbench.models.caching import POLICIES
 
     if arm.caching not in POLICIES:

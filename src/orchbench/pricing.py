@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +32,7 @@ from typing import Any
 
 from orchbench.errors import UserError
 from orchbench.records import Usage
+from orchbench.tomlfile import read_toml
 
 BUILTIN_CARDS = ("current", "paper-2026-06")
 CACHE_WRITE_FACTOR = 1.25
@@ -281,12 +281,7 @@ _MODEL_KEYS = {"input", "output", "cache_write", "cache_read", "aliases"}
 
 
 def _load_toml(path: Path) -> RateCard:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not a valid TOML rate card ({exc}); fix the syntax") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read rate card ({exc.strerror})") from None
+    data = read_toml(path, "rate card")
     for key in data:
         if key not in _TOP_KEYS:
             raise UserError(f"{path}: unknown key '{key}' in rate card; allowed: {', '.join(sorted(_TOP_KEYS))}")

@@ -20,7 +20,6 @@ one line before any trial starts. The paper's own design ships as the preset `pa
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchbench.errors import UserError
+from orchbench.tomlfile import explain, read_toml
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's design (section 3.5): four arms, three typer tasks, 3 successes per cell, <= 6 attempts.
@@ -103,33 +103,18 @@ class ResolvedExperiment:
         return self.spec.experiment_id
 
 
-def _format_error(where: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    msg = err["msg"].removeprefix("Value error, ")
-    got = err.get("input")
-    shown = "" if isinstance(got, dict) or err["type"] == "missing" else f" (got {got!r})"
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{where}: key `{loc}`: {msg}{shown}{more}"
-
-
 def parse_experiment(data: dict[str, Any], *, where: str) -> ExperimentFile:
     try:
         return ExperimentFile.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_format_error(where, exc)) from None
+        raise UserError(explain(where, exc)) from None
 
 
 def load_experiment_file(path: str | Path) -> ExperimentFile:
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{p}: experiment file not found; pass a TOML file or --preset paper") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{p}: cannot read experiment file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{p}: not valid TOML: {exc}") from None
+    if not p.exists():
+        raise UserError(f"{p}: experiment file not found; pass a TOML file or --preset paper")
+    data = read_toml(p, "experiment file")
     if isinstance(data, dict) and "id" not in data and "name" not in data:
         data["name"] = p.stem  # the file's name identifies the experiment unless it names itself
     return parse_experiment(data, where=str(p))
@@ -169,7 +154,7 @@ def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None
             try:
                 arm = Arm.model_validate(ref)
             except ValidationError as exc:
-                raise UserError(_format_error(f"{source}: arms.{i}", exc)) from None
+                raise UserError(explain(source, exc, under=f"arms[{i}]")) from None
         else:
             try:
                 arm = load_arm(_local_path(ref, base))

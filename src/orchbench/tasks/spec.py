@@ -8,7 +8,6 @@ reference solution as the tool calls an LLM would send (`[[reference]]`).
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from orchbench.errors import UserError
 from orchbench.judge.spec import JudgeSpec
+from orchbench.tomlfile import explain, read_toml
 
 
 class _Strict(BaseModel):
@@ -143,37 +143,11 @@ def builtin_tasks() -> list[str]:
     return sorted(p.stem for p in _builtin_dir().glob("*.toml"))
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _explain(file: str, exc: ValidationError) -> str:
-    """One line: the file, the key, what was expected (the first error; the count of others)."""
-    errs = exc.errors()
-    first = errs[0]
-    # Errors raised inside a union/validator carry the branch in loc; keep only the data path.
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    kind, msg = first["type"], first["msg"]
-    if kind == "extra_forbidden":
-        what = "unknown key (remove it or check its spelling)"
-    elif kind == "missing":
-        what = "required key is missing"
-    else:
-        what = msg.removeprefix("Value error, ")
-        if "input" in first and kind not in ("value_error",) and not isinstance(first["input"], dict):
-            what += f" (got {first['input']!r})"
-    more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
-    return f"{file}: key '{_where(loc)}': {what}{more}"
-
-
 def parse_task(data: dict[str, Any], *, origin: str) -> Task:
     try:
         task = Task.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_explain(origin, exc)) from None
+        raise UserError(explain(origin, exc)) from None
     return task.model_copy(update={"origin": origin})
 
 
@@ -189,10 +163,5 @@ def load_task(name_or_path: str | Path) -> Task:
         path = candidate
     if not path.is_file():
         raise UserError(f"{path}: task file not found (give a TOML path or a built-in task name)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text; a task file is TOML") from None
+    data = read_toml(path, "task file")
     return parse_task(data, origin=str(path.resolve()))
