@@ -17,7 +17,7 @@ from orchbench.tasks.spec import load_task
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.policies import SolutionPolicy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # a full typer judge run per trial
 
 
 @pytest.fixture(scope="module")
