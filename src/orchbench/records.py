@@ -7,7 +7,7 @@ one source of truth, so a trial total can never disagree with the calls it is ma
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
@@ -23,7 +23,7 @@ FINAL_STATUSES: frozenset[str] = COUNTED_STATUSES | {"infra_error"}
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Usage(BaseModel):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import sys
 
+# Importing a module registers its commands.
+from orchbench.cli import analysis, batch, judge, run, simulate, store_cmds, tasks, view  # noqa: F401
 from orchbench.cli.app import app, err_console
 from orchbench.errors import UserError
-
-# Importing a module registers its commands.
-from orchbench.cli import analysis, batch, judge, run, simulate, store_cmds, tasks, view  # noqa: E402,F401
 
 
 def main() -> None:

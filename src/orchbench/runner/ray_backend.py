@@ -97,7 +97,7 @@ class RayBackend:
             for ref in list(self._refs.values()):
                 try:
                     ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 - a task that already ended cannot be cancelled
+                except Exception:  # noqa: BLE001, S110 - a task that already ended cannot be cancelled
                     pass
         self._refs.clear()
         self._remote = None
