@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchbench.cli import main
+from tests.helpers import run_cli
 
 # The shared copy sits beside the repository (here and in CI); the packaged copy is always there.
 SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared/paper-data/results",
@@ -45,20 +46,6 @@ PAPER_TOKENS = {
     "C": (421_622, 159_640, 44_016),
 }
 PAPER_CACHE_READ_RATIO_B_OVER_A = (1.38, 1.39, 5.26)
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["orchbench", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def source_dirs(paper_dir: Path) -> list[Path]:

@@ -11,21 +11,7 @@ import sys
 
 import pytest
 
-from orchbench.cli import main
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["orchbench", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers import run_cli
 
 
 def one_line_error(code: int, out: str, err: str, *needles: str) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 
 import pytest
 
-from orchbench.cli import main
+from tests.helpers import run_cli
 
 pytest.importorskip("orchbench.pricing")
 
@@ -29,19 +28,6 @@ def offline(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket, "create_connection",
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError(f"network: {a!r}")))
-
-
-def run_cli(args, capsys):
-    old = sys.argv
-    sys.argv = ["orchbench", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    finally:
-        sys.argv = old
-    return (code, *capsys.readouterr())
 
 
 def test_reproduce_json_with_the_papers_own_prices_changes_nothing(tmp_path, offline, capsys):
