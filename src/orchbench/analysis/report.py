@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+
+from matplotlib.figure import Figure
 
 from orchbench.analysis.compare import Changes, describe
 from orchbench.analysis.plots import all_figures, close_all, inline_svg, save_figures
@@ -71,18 +75,33 @@ def changes_html(ch: Changes) -> str:
     return (f"<h2>Re-priced with {escape(ch.after)}: what changes</h2><ul>{items}</ul>{table}")
 
 
+@dataclass
+class Section:
+    """A block another layer adds to the report (the simulator's break-even, say): its HTML, written
+    escaped by its author, and its figures, embedded inline and saved beside the others."""
+
+    html: str
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+
 def render_html(a: Analysis, *, title: str = "orchbench report", changes: Changes | None = None,
-                intro: str = "", svg_texts: dict[str, str] | None = None) -> str:
+                intro: str = "", svg_texts: dict[str, str] | None = None, extra: Sequence[Section] = ()) -> str:
     """The page; `svg_texts` (name -> SVG) when the figures were already rendered."""
     if svg_texts is None:
-        figs = all_figures(a)
+        figs = {**all_figures(a), **{n: f for sec in extra for n, f in sec.figures.items()}}
         try:
             svgs = {name: inline_svg(fig) for name, fig in figs.items()}
         finally:
             close_all(figs)
     else:
         svgs = {name: inline_svg(text) for name, text in svg_texts.items()}
-    fig_html = "".join(f'<figure id="{escape(n)}">{svg}</figure>' for n, svg in svgs.items())
+    own = {n for sec in extra for n in sec.figures}
+
+    def figure(n: str) -> str:
+        return f'<figure id="{escape(n)}">{svgs[n]}</figure>'
+
+    fig_html = "".join(figure(n) for n in svgs if n not in own)
+    extra_html = "".join(sec.html + "".join(figure(n) for n in sec.figures if n in svgs) for sec in extra)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{_CSS}</style></head>
@@ -105,6 +124,7 @@ permutation test enumerating every assignment; "asymptotic" when the samples are
 more; magnitude thresholds 0.147 / 0.33 / 0.474.</p>
 {pairwise_html(a)}
 {changes_html(changes) if changes is not None else ""}
+{extra_html}
 <h2>Figures</h2>
 {fig_html}
 </body></html>
@@ -112,7 +132,7 @@ more; magnitude thresholds 0.147 / 0.33 / 0.474.</p>
 
 
 def write_report(a: Analysis, out_dir: str | Path, *, title: str = "orchbench report",
-                 changes: Changes | None = None, intro: str = "") -> Path:
+                 changes: Changes | None = None, intro: str = "", extra: Sequence[Section] = ()) -> Path:
     """Writes index.html, analysis.json and every figure as PNG and SVG into `out_dir`."""
     out = Path(out_dir)
     try:
@@ -121,10 +141,10 @@ def write_report(a: Analysis, out_dir: str | Path, *, title: str = "orchbench re
         from orchbench.errors import UserError
 
         raise UserError(f"{out}: cannot create the report directory ({exc.strerror}); pass another --out") from None
-    figs = all_figures(a)
+    figs = {**all_figures(a), **{n: f for sec in extra for n, f in sec.figures.items()}}
     try:
         svg_texts = save_figures(figs, out / "figures")
-        html = render_html(a, title=title, changes=changes, intro=intro, svg_texts=svg_texts)
+        html = render_html(a, title=title, changes=changes, intro=intro, svg_texts=svg_texts, extra=extra)
     finally:
         close_all(figs)
     payload = a.to_dict()

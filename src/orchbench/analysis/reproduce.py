@@ -45,8 +45,14 @@ def reproduce(*, out: str | Path | None = DEFAULT_OUT, rate_card: str | Path = "
     changes = compare(paper, repriced)
     report = None
     if out is not None:
+        # The simulator builds on the analysis, so it is imported here, where both meet.
+        from orchbench.simulate.run import simulate
+        from orchbench.simulate.section import report_section
+        from orchbench.simulate.whatif import load_items
+
+        sim = simulate(load_items(results=[paper_data_dir()]), source="paper", rate_card="paper-2026-06")
         report = write_report(
             paper, out, title="orchbench reproduce: the free-executor paradox", changes=changes,
-            intro=f"The paper's trials, costs as recorded. Source: {PAPER}.",
+            intro=f"The paper's trials, costs as recorded. Source: {PAPER}.", extra=[report_section(sim)],
         )
     return Reproduction(paper=paper, repriced=repriced, changes=changes, report=report)

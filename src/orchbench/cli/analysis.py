@@ -41,6 +41,20 @@ def _load(ctx: typer.Context, db: Path | None, results: list[Path] | None, more:
     return load_trials(db=None if files else (db or DEFAULT_DB), results=files, with_calls=rate_card is not None)
 
 
+def _simulator_section(db: Path | None, files: list[Path], rate_card: str | None) -> list:
+    """The simulator's break-even section, when the trials hold an orchestrated arm and its solo baseline."""
+    from orchbench.errors import UserError
+    from orchbench.simulate.run import simulate
+    from orchbench.simulate.section import report_section
+    from orchbench.simulate.whatif import load_items
+
+    try:
+        sim = simulate(load_items(db=None if files else (db or DEFAULT_DB), results=files), rate_card=rate_card)
+    except UserError:
+        return []  # nothing the simulator can say about these trials (no solo baseline, say)
+    return [report_section(sim)] if sim.breakeven else []
+
+
 def _print_json(obj: object) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
 
@@ -84,7 +98,7 @@ def report(
     from orchbench.analysis.report import write_report
 
     a = run_analysis(_load(ctx, db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
-    index = write_report(a, out)
+    index = write_report(a, out, extra=_simulator_section(db, [*(results or []), *(more or [])], rate_card))
     console.print(f"report: {index}", highlight=False, markup=False)
 
 
