@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from orchbench.bulk import construct_trusted, gc_paused
 from orchbench.errors import UserError
-from orchbench.paperformat import construct_trusted, gc_paused
 from orchbench.records import Call, Experiment, Trial, Usage, Verdict
 
 APPLICATION_ID = 0x4F524342  # "ORCB"

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchbench.analysis.columns import TrialColumns, build_columns, status_code
-from orchbench.paperformat import gc_paused, parse_lines
+from orchbench.bulk import gc_paused
+from orchbench.paperformat import parse_lines
 
 _ZERO = (0, 0, 0, 0)
 
