@@ -64,6 +64,21 @@ def test_private_tmp(tmp_path: Path) -> None:
 
 
 @needs_bwrap
+def test_orchbench_stays_importable_and_read_only_inside(tmp_path: Path) -> None:
+    # The agent's `judge` runs orchbench inside the sandbox; a checkout under /tmp (where CI may
+    # clone) would otherwise be hidden by the private /tmp.
+    import orchbench
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    pkg = Path(orchbench.__file__).resolve().parent
+    code = f"import orchbench; print(orchbench.__file__); open({str(pkg / 'x.txt')!r}, 'w')"
+    r = run_sandboxed([PY, "-I", "-c", code], cwd=ws, writable=[ws])
+    assert str(pkg) in r.stdout, r.stderr
+    assert "Read-only file system" in r.stderr and not (pkg / "x.txt").exists()
+
+
+@needs_bwrap
 def test_no_network(tmp_path: Path) -> None:
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

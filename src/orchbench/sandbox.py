@@ -156,6 +156,9 @@ def _cgroup_usable() -> bool:
         return False
 
 
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding the orchbench package
+
+
 def _bwrap_argv(
     cwd: Path, writable: Sequence[Path], readonly: Sequence[Path], limits: Limits, network: bool
 ) -> list[str]:
@@ -164,6 +167,9 @@ def _bwrap_argv(
     # Parents before children (a later mount covers an earlier one), so a writable workspace under
     # /tmp stays visible and a read-only file inside the workspace stays read-only; for the same path
     # read-only wins.
+    # orchbench itself stays importable inside (the agent's `judge` runs it), even when it was installed
+    # from a checkout under /tmp, which the private /tmp would hide.
+    readonly = [*readonly, _PACKAGE_ROOT]
     binds = [(Path(p).resolve(), "--ro-bind") for p in readonly] + [
         (Path(p).resolve(), "--bind") for p in writable
     ]
