@@ -49,13 +49,13 @@ def test_malformed_file(tmp_path: Path) -> None:
 
 def test_unknown_arm(tmp_path: Path, task: Path) -> None:
     exp = write_experiment(tmp_path, [task], arms=["A", "Zed"])
-    assert_one_line_exit_2(orchbench("batch", str(exp), cwd=tmp_path), str(exp), "arms.1", "unknown arm 'Zed'")
+    assert_one_line_exit_2(orchbench("batch", str(exp), cwd=tmp_path), str(exp), "arms[1]", "unknown arm 'Zed'")
     assert not (tmp_path / "orchbench.db").exists()
 
 
 def test_unknown_task(tmp_path: Path, task: Path) -> None:
     exp = write_experiment(tmp_path, [task, Path("typer-T9")], arms=["A"])
-    assert_one_line_exit_2(orchbench("batch", str(exp), cwd=tmp_path), str(exp), "tasks.1", "typer-T9")
+    assert_one_line_exit_2(orchbench("batch", str(exp), cwd=tmp_path), str(exp), "tasks[1]", "typer-T9")
     assert not (tmp_path / "orchbench.db").exists()
 
 
@@ -108,7 +108,7 @@ def test_inline_arm_and_duplicate_names(tmp_path: Path, task: Path) -> None:
     with pytest.raises(UserError, match="appears twice"):
         load_experiment(exp_path)
     exp_path.write_text(f'arms = [{{ name = "E", orchestrator = {{ model = "x" }} }}]\ntasks = ["{task}"]\n')
-    with pytest.raises(UserError, match="arms.0"):
+    with pytest.raises(UserError, match=r"arms\[0\]"):
         load_experiment(exp_path)
 
 

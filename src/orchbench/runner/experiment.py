@@ -159,26 +159,26 @@ def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None
             try:
                 arm = load_arm(_local_path(ref, base))
             except UserError as exc:
-                raise UserError(f"{source}: key `arms.{i}`: {exc}") from None
+                raise UserError(f"{source}: key 'arms[{i}]': {exc}") from None
         if arm.name in arms:
-            raise UserError(f"{source}: key `arms.{i}`: arm name {arm.name!r} appears twice; names must be unique")
+            raise UserError(f"{source}: key 'arms[{i}]': arm name {arm.name!r} appears twice; names must be unique")
         arms[arm.name] = arm
     tasks: dict[str, Any] = {}
     for i, ref in enumerate(spec.tasks):
         try:
             task = load_task(_local_path(ref, base))
         except UserError as exc:
-            raise UserError(f"{source}: key `tasks.{i}`: {exc}") from None
+            raise UserError(f"{source}: key 'tasks[{i}]': {exc}") from None
         if task.name in tasks:
-            raise UserError(f"{source}: key `tasks.{i}`: task {task.name!r} appears twice")
+            raise UserError(f"{source}: key 'tasks[{i}]': task {task.name!r} appears twice")
         tasks[task.name] = task
     for arm_name, caps in spec.turn_caps.items():
         if arm_name not in arms:
-            raise UserError(f"{source}: key `turn_caps.{arm_name}`: no such arm in `arms` ({', '.join(arms)})")
+            raise UserError(f"{source}: key 'turn_caps.{arm_name}': no such arm in `arms` ({', '.join(arms)})")
         for task_name in caps:
             if task_name != "*" and task_name not in tasks:
                 raise UserError(
-                    f"{source}: key `turn_caps.{arm_name}.{task_name}`: no such task in `tasks` ({', '.join(tasks)})"
+                    f"{source}: key 'turn_caps.{arm_name}.{task_name}': no such task in `tasks` ({', '.join(tasks)})"
                 )
     from orchbench.pricing import load_rate_card
 
@@ -186,7 +186,7 @@ def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None
     try:
         rate_card = load_rate_card(card_spec)
     except UserError as exc:
-        raise UserError(f"{source}: key `rate_card`: {exc}") from None
+        raise UserError(f"{source}: key 'rate_card': {exc}") from None
     cells = [(a, t) for a in arms for t in tasks]
     return ResolvedExperiment(spec=spec, arms=arms, tasks=tasks, source=source, rate_card=rate_card,
                               rate_card_spec=card_spec, cells=cells)
