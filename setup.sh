@@ -1,19 +1,81 @@
 #!/usr/bin/env bash
-# Set up orchbench on a fresh Debian machine: system packages (bubblewrap for the sandbox, Chromium
-# for the viewer's browser tests), then the package itself with its dev and cluster extras.
+# Set up orchbench on a fresh Debian/Ubuntu machine (or any Linux with Python >= 3.11):
+#   1. system packages: bubblewrap (the sandbox), Chromium (the viewer's browser tests), git
+#   2. a Python environment: the active venv if there is one, else ./.venv (made with uv when present,
+#      else `python3 -m venv`), so a system Python that refuses installs (PEP 668) is never touched
+#   3. the exact dependency versions of requirements.lock, then orchbench itself (editable)
+#   4. optional external agent tools (ORCHBENCH_AGENT_TOOLS=1)
+# Variables: PYTHON (interpreter to make the venv from, default python3), ORCHBENCH_VENV (where to make
+# it, default .venv; used even when a venv is active).
 set -euo pipefail
 cd "$(dirname "$0")"
 
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+have() { command -v "$1" >/dev/null; }
+
+# --- 1. system packages ------------------------------------------------------------------------
+python=${PYTHON:-python3}
+have "$python" || die "no $python on PATH: install Python >= 3.11 (Debian/Ubuntu: apt-get install python3) or set PYTHON=..."
+pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "$python is Python $pyver; orchbench needs >= 3.11: install one and pass it as PYTHON=python3.11"
+
+venv=${ORCHBENCH_VENV:-${VIRTUAL_ENV:-.venv}}
 need=()
-command -v bwrap >/dev/null || need+=(bubblewrap)
-command -v chromium >/dev/null || need+=(chromium)
-command -v git >/dev/null || need+=(git)
+have bwrap || need+=(bubblewrap)
+have chromium || need+=(chromium)
+have git || need+=(git)
+# Debian ships venv's pip bootstrap separately (python3.X-venv); uv makes venvs without it.
+if [ ! -x "$venv/bin/python" ] && ! have uv && ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+  need+=("python$pyver-venv")
+fi
 if ((${#need[@]})); then
-  if [ "$(id -u)" = 0 ]; then
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    say "installing ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "setup: please install ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+    say "please install ${need[*]} (e.g. sudo apt-get install ${need[*]}); continuing without them"
   fi
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[dev,cluster]'
+# --- 2. the Python environment ----------------------------------------------------------------
+if [ ! -x "$venv/bin/python" ]; then
+  say "making a venv in $venv from $python ($pyver)"
+  if have uv; then
+    uv venv -q --python "$("$python" -c 'import sys; print(sys.executable)')" "$venv"
+  else
+    "$python" -m venv "$venv" || die "could not make a venv with $python -m venv (Debian/Ubuntu: apt-get install python$pyver-venv)"
+  fi
+fi
+py="$venv/bin/python"
+
+# --- 3. locked dependencies, then orchbench ---------------------------------------------------
+if have uv; then
+  install=(uv pip install -q --python "$py")
+else
+  "$py" -m pip --version >/dev/null 2>&1 || "$py" -m ensurepip -q  # a venv made by uv has no pip
+  install=("$py" -m pip install -q --disable-pip-version-check)
+fi
+say "installing requirements.lock and orchbench into $venv"
+"${install[@]}" -r requirements.lock
+"${install[@]}" --no-deps -e .
+
+# --- 4. optional: external agent tools ----------------------------------------------------------
+# Command-line agents that arms can drive, installed into the venv (npm packages under
+# $venv/lib/node, their commands linked into $venv/bin). Add one line per tool:
+#   npm_tool <package>@<version> <command>
+npm_tool() {
+  have npm || die "npm is needed for $1 (Debian/Ubuntu: apt-get install npm)"
+  npm install --silent --no-audit --no-fund --prefix "$venv/lib/node" "$1" >/dev/null
+  ln -sf "../lib/node/node_modules/.bin/$2" "$venv/bin/$2"
+}
+if [ "${ORCHBENCH_AGENT_TOOLS:-0}" = 1 ]; then
+  say "installing external agent tools"
+fi
+
+if [ "$venv" = .venv ]; then
+  say "done. Next: .venv/bin/orchbench reproduce   (tests: .venv/bin/python -m pytest; or: source .venv/bin/activate)"
+else
+  say "done. Next: $venv/bin/orchbench reproduce   (tests: $venv/bin/python -m pytest)"
+fi
