@@ -27,7 +27,7 @@ from orchbench.simulate.billing import min_cacheable_for
 from orchbench.simulate.model import Loop, LoopUsage, Prices, breakeven_handback
 from orchbench.simulate.replay import CHARS_PER_TOKEN
 
-# The paper's harness (see /work/shared/tasks/typer.md): what one delegation can hand back.
+# The paper's harness: what one delegation can hand back (its arms B and C).
 PAPER_HANDBACK_CHARS: dict[str, int] = {"B": 4000, "C": 1500}
 DEFAULT_HANDBACK_CHARS = 4000
 PAPER_TAIL = 1.0
