@@ -61,17 +61,23 @@ say "installing requirements.lock and orchbench into $venv"
 "${install[@]}" -r requirements.lock
 "${install[@]}" --no-deps -e .
 
-# --- 4. optional: external agent tools ----------------------------------------------------------
-# Command-line agents that arms can drive, installed into the venv (npm packages under
-# $venv/lib/node, their commands linked into $venv/bin). Add one line per tool:
-#   npm_tool <package>@<version> <command>
+# --- 4. optional: external agent tools (ORCHBENCH_AGENT_TOOLS=1) -------------------------------
+# Command-line agents that external arms drive. Python ones are an extra of pyproject.toml (so the
+# lock pins them); npm ones go here, one "<package>@<exact version> <command>" each, installed under
+# $venv/lib/node with their command linked into $venv/bin.
+npm_tools=(
+)
 npm_tool() {
   have npm || die "npm is needed for $1 (Debian/Ubuntu: apt-get install npm)"
   npm install --silent --no-audit --no-fund --prefix "$venv/lib/node" "$1" >/dev/null
   ln -sf "../lib/node/node_modules/.bin/$2" "$venv/bin/$2"
 }
 if [ "${ORCHBENCH_AGENT_TOOLS:-0}" = 1 ]; then
-  say "installing external agent tools"
+  for tool in "${npm_tools[@]}"; do
+    say "installing ${tool% *}"
+    # shellcheck disable=SC2086  # "<package> <command>": two words on purpose
+    npm_tool $tool
+  done
 fi
 
 if [ "$venv" = .venv ]; then
