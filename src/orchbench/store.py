@@ -248,6 +248,12 @@ class Store:
             cur = db.execute(_INSERT_CALL, _call_row(call))
         return int(cur.lastrowid or 0)
 
+    def update_call(self, call_id: int, call: Call) -> None:
+        """Add what the harness answered to a call stored on arrival (tool results, hand-back, error)."""
+        with self._write() as db:
+            db.execute("UPDATE calls SET tool_results = ?, handback_chars = ?, error = ? WHERE id = ?",
+                       (_dumps(call.tool_results), call.handback_chars, call.error, call_id))
+
     def finish_trial(self, trial: Trial) -> Trial:
         """Store the trial's final state with usage and cost re-derived from its stored calls."""
         with self._write() as db:
