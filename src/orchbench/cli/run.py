@@ -12,6 +12,8 @@ from rich.table import Table
 
 from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
 from orchbench.errors import UserError
+from orchbench.models.base import RetryPolicy
+from orchbench.runner.limits import DEFAULT_DEADLINE_S, check_seconds, sigterm_interrupts
 
 
 @app.command()
@@ -28,10 +30,19 @@ def run(
     experiment: Annotated[str, typer.Option("--experiment", help="Experiment id the trials belong to.")] = "adhoc",
     unsafe_no_sandbox: Annotated[bool, typer.Option(
         "--unsafe-no-sandbox", help="Run agent commands without bubblewrap (noted on the trial).")] = False,
+    deadline: Annotated[float, typer.Option(
+        "--deadline", help="Wall-clock seconds per trial; past it the trial ends as a failure.")] = DEFAULT_DEADLINE_S,
+    request_deadline: Annotated[float, typer.Option(
+        "--request-deadline", help="Seconds per model request, retries included.")] = RetryPolicy.deadline_s,
 ) -> None:
-    """Run trials of an arm on a task; every API call is stored as it completes."""
+    """Run trials of an arm on a task; every API call is stored the moment its response arrives."""
     from orchbench.arms import load_arm
+    from orchbench.runner.experiment import check_experiment_id
     from orchbench.tasks.spec import load_task
+
+    deadline = check_seconds(deadline, "--deadline")
+    retry = RetryPolicy(deadline_s=check_seconds(request_deadline, "--request-deadline"))
+    check_experiment_id(experiment, "--experiment")
 
     the_arm = load_arm(arm)
     if base_url:
@@ -48,12 +59,12 @@ def run(
 
     card = check_ready(the_task, the_arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=load_rate_card(rate_card))
     failed_infra = 0
-    with Store(db) as store:
+    with Store(db) as store, sigterm_interrupts():
         if experiment not in {e.id for e in store.experiments()}:
             store.add_experiment(Experiment(id=experiment, name=experiment))
         for i in range(trials):
             t = run_trial(the_task, the_arm, store=store, experiment=experiment, attempt=i,
-                          unsafe_no_sandbox=unsafe_no_sandbox, rate_card=card)
+                          unsafe_no_sandbox=unsafe_no_sandbox, rate_card=card, deadline_s=deadline, retry=retry)
             failed_infra += t.status == "infra_error"
             tokens = sum(u.total for u in t.usage.values())
             console.print(

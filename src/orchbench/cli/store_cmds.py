@@ -33,8 +33,10 @@ def import_(
 ) -> None:
     """Load paper-format JSONL results into the store: all lines or none."""
     from orchbench.paperformat import expand_paths, read_paper_files
+    from orchbench.runner.experiment import check_experiment_id
     from orchbench.store import Store
 
+    check_experiment_id(experiment, "--experiment")
     paths = expand_paths(files)
     items = read_paper_files(paths, experiment=experiment)  # every line is checked before the store is opened
     with Store(db) as store:
