@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
+from orchbench.cli.app import DEFAULT_DB, DbOption, app, console, printable
 from orchbench.errors import UserError
 from orchbench.models.base import RetryPolicy
 from orchbench.runner.limits import DEFAULT_DEADLINE_S, check_seconds, sigterm_interrupts
@@ -137,12 +139,14 @@ def show(
         if trial is None:
             raise UserError(f"no trial {trial_id!r} in {db}; list trials with `orchbench status --db {db}`")
         calls = store.calls(trial_id)
+    # Everything stored came from a model, a provider or an imported file: printed escaped, never raw.
     console.print(
-        f"[bold]{trial.id}[/bold]  arm {trial.arm}  task {trial.task}  status [bold]{trial.status}[/bold]  "
+        f"[bold]{escape(printable(trial.id))}[/bold]  arm {escape(printable(trial.arm))}  "
+        f"task {escape(printable(trial.task))}  status [bold]{trial.status}[/bold]  "
         f"turns {trial.iterations}  ${trial.total_cost:.4f}  {trial.wall_s:.1f}s", highlight=False)
     for note in [*trial.notes, trial.error, trial.failure_reason, trial.verdict_summary]:
         if note:
-            console.print(f"  {note}", highlight=False, markup=False)
+            console.print(f"  {printable(note)}", highlight=False, markup=False)
     for role, u in trial.usage.items():
         console.print(f"{role}: input {u.input:,}  cache write {u.cache_write:,}  cache read {u.cache_read:,}  "
                       f"output {u.output:,}  ${trial.cost.get(role, 0.0):.4f}", highlight=False)
@@ -158,8 +162,8 @@ def show(
         running += c.cost_usd
         u = c.usage
         label = f"orch {c.turn}" if c.role == "orchestrator" else f" └ exec {c.turn} (of {c.parent_turn})"
-        table.add_row(label, c.model, f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
-                      f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", ",".join(c.tool_names),
+        table.add_row(label, Text(printable(c.model)), f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
+                      f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", Text(printable(",".join(c.tool_names))),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")
         if c.handback_chars is not None:
             ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") == "delegate_to_executor"}
@@ -171,4 +175,4 @@ def show(
     console.print(table)
     for where, text in handbacks:
         console.rule(f"handed back at {where}")
-        console.print(text, markup=False, highlight=False)
+        console.print(printable(text), markup=False, highlight=False)
