@@ -73,7 +73,7 @@ def test_orchbench_stays_importable_and_read_only_inside(tmp_path: Path) -> None
     ws.mkdir()
     pkg = Path(orchbench.__file__).resolve().parent
     code = f"import orchbench; print(orchbench.__file__); open({str(pkg / 'x.txt')!r}, 'w')"
-    r = run_sandboxed([PY, "-I", "-c", code], cwd=ws, writable=[ws])
+    r = run_sandboxed([PY, "-c", code], cwd=ws, writable=[ws], env={"PYTHONPATH": str(pkg.parent)})
     assert str(pkg) in r.stdout, r.stderr
     assert "Read-only file system" in r.stderr and not (pkg / "x.txt").exists()
 

@@ -31,7 +31,7 @@ class ModelConfig(_Strict):
     api_key_env: str | None = None
     max_tokens: PositiveInt = 8192
     caching: str | None = None  # overrides the arm's policy for this model (anthropic only)
-    timeout_s: float = 600.0
+    timeout_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
 
 
 class Prompts(_Strict):

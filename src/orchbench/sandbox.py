@@ -1,8 +1,8 @@
 """Run one command confined: bubblewrap for the filesystem and namespaces, rlimits and a pids cgroup.
 
 Used by the agent's bash tool and by the judge. What is enforced (see docs/judge.md):
-- bubblewrap: the whole system read-only, only `writable` paths writable, a private size-limited
-  /tmp, fresh /dev and /proc, every namespace unshared (no network unless asked), all capabilities
+- bubblewrap: only the system, the interpreter and what the caller binds are visible (sandbox_view),
+  read-only, only `writable` paths writable, a private size-limited /tmp and /dev/shm, fresh /dev and /proc, every namespace unshared (no network unless asked), all capabilities
   dropped (we run as root: without `--cap-drop ALL` the sandboxed root could unmount /tmp), killed with
   its parent, a new session (no TIOCSTI into our terminal).
 - rlimits (set by a wrapper, util-linux `prlimit`, so no preexec_fn in a threaded parent): CPU seconds and address
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from orchbench.sandbox_view import mount_argv
+
 # Variables copied from our environment when the caller gives no value: nothing secret, only what
 # tools need to find themselves (pyenv shims read PYENV_*).
 _PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION")
@@ -44,6 +46,7 @@ class Limits:
     output_bytes: int = 1_000_000
     file_size_mb: int = 512
     tmp_mb: int = 1024  # size of the private /tmp (tmpfs) inside the sandbox
+    shm_mb: int = 64  # size of /dev/shm inside (else a tmpfs of half the host's RAM)
 
 
 @dataclass
@@ -156,28 +159,11 @@ def _cgroup_usable() -> bool:
         return False
 
 
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding the orchbench package
-
-
-def _bwrap_argv(
-    cwd: Path, writable: Sequence[Path], readonly: Sequence[Path], limits: Limits, network: bool
-) -> list[str]:
-    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    argv += ["--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    # Parents before children (a later mount covers an earlier one), so a writable workspace under
-    # /tmp stays visible and a read-only file inside the workspace stays read-only; for the same path
-    # read-only wins.
-    # orchbench itself stays importable inside (the agent's `judge` runs it), even when it was installed
-    # from a checkout under /tmp, which the private /tmp would hide.
-    readonly = [*readonly, _PACKAGE_ROOT]
-    binds = [(Path(p).resolve(), "--ro-bind") for p in readonly] + [
-        (Path(p).resolve(), "--bind") for p in writable
-    ]
-    if not any(cwd == p or p in cwd.parents for p, _ in binds):
-        binds.append((cwd, "--ro-bind"))  # the working directory must exist inside (e.g. under /tmp)
-    binds.sort(key=lambda b: (len(b[0].parts), b[1] == "--ro-bind"))
-    for path, flag in binds:
-        argv += [flag, str(path), str(path)]
+def _bwrap_argv(cwd: Path, writable: Sequence[Path], readonly: Sequence[Path], limits: Limits, network: bool,
+                env: Mapping[str, str] | None = None) -> list[str]:
+    mb = 1024 * 1024
+    argv = ["bwrap", *mount_argv(cwd, writable, readonly, env=env or {}, tmp_bytes=limits.tmp_mb * mb,
+                                 shm_bytes=limits.shm_mb * mb, network=network)]
     argv += ["--unshare-all"]
     if network:
         argv += ["--share-net"]
@@ -265,7 +251,7 @@ def run_sandboxed(
         full = _limits_argv(limits) + cmd
     else:
         full_env = clean_env(env, home="/tmp", tmpdir="/tmp")
-        full = _limits_argv(limits) + _bwrap_argv(cwd, writable, readonly, limits, network) + cmd
+        full = _limits_argv(limits) + _bwrap_argv(cwd, writable, readonly, limits, network, full_env) + cmd
     cgroup = _PidsCgroup.create(limits.processes)
     if cgroup is not None:
         # Join the cgroup from inside the child before anything else runs: no window for a fork.

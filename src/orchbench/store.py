@@ -14,6 +14,7 @@ loads the calls of many trials in one indexed query.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -142,7 +143,7 @@ class Store:
         _check_file(self.path, readonly)
         try:
             if readonly:
-                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                self._db = sqlite3.connect(readonly_uri(self.path), uri=True,
                                            isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             else:
                 self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -188,10 +189,7 @@ class Store:
             db.execute("PRAGMA synchronous = NORMAL")
 
     def _check_version(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise UserError(f"{self.path}: store schema version {version} is newer than this orchbench "
-                            f"supports ({SCHEMA_VERSION}); upgrade orchbench")
+        check_schema(self._db, self.path)
         # Older versions would be migrated here; version 1 is the first.
 
     @contextmanager
@@ -247,6 +245,12 @@ class Store:
         with self._write() as db:
             cur = db.execute(_INSERT_CALL, _call_row(call))
         return int(cur.lastrowid or 0)
+
+    def update_call(self, call_id: int, call: Call) -> None:
+        """Add what the harness answered to a call stored on arrival (tool results, hand-back, error)."""
+        with self._write() as db:
+            db.execute("UPDATE calls SET tool_results = ?, handback_chars = ?, error = ? WHERE id = ?",
+                       (_dumps(call.tool_results), call.handback_chars, call.error, call_id))
 
     def finish_trial(self, trial: Trial) -> Trial:
         """Store the trial's final state with usage and cost re-derived from its stored calls."""
@@ -348,6 +352,25 @@ def _upsert_experiment(db: sqlite3.Connection, exp: Experiment) -> None:
         "ON CONFLICT(id) DO UPDATE SET name=excluded.name, spec=excluded.spec",
         (exp.id, exp.name, exp.created_at.isoformat(), _dumps(exp.spec)),
     )
+
+
+def readonly_uri(path: str | Path) -> str:
+    """A URI opening the store read-only. In a directory we cannot write (a read-only mount, an
+    archive), SQLite cannot create the WAL's shared-memory file and refuses a WAL-mode store: when no
+    write-ahead log holds pending pages, the file alone is the whole store and is opened immutable."""
+    p = Path(path).resolve()
+    uri = f"{p.as_uri()}?mode=ro"
+    wal = p.with_name(p.name + "-wal")
+    if os.access(p.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+        return uri
+    return uri + "&immutable=1"
+
+
+def check_schema(db: sqlite3.Connection, path: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{path}: store schema version {version} is newer than this orchbench "
+                        f"supports ({SCHEMA_VERSION}); upgrade orchbench")
 
 
 def _not_ours(path: Path) -> UserError:

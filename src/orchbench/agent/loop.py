@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from orchbench.agent.recorder import Recorder
-from orchbench.models.base import ContextOverflow, InfraError, ModelAPI, ModelResponse
+from orchbench.models.base import BadReply, ContextOverflow, InfraError, ModelAPI
 from orchbench.records import Role, utcnow
 
 Outcome = Literal["done", "blocked", "cap", "overflow"]
@@ -53,16 +53,22 @@ class Agent:
                 resp = self.model.complete(system=self.system, messages=messages, tools=schemas)
             except ContextOverflow as exc:
                 return LoopResult(f"context overflow: {exc}", self.turn, "overflow", messages)
+            except BadReply as exc:  # a reply came (billed) but is unusable: store it, marked
+                self.recorder.arrived(role=self.role, response=exc.response, model=self.model.model,
+                                      started_at=started, parent_turn=self.parent_turn, error=str(exc))
+                raise
+            call = self.recorder.arrived(role=self.role, response=resp, model=self.model.model,
+                                         started_at=started, parent_turn=self.parent_turn)
             messages.append({"role": "assistant", "content": resp.content})
             results: list[dict[str, Any]] = []
             error = None
             try:
                 results = [self.run_tool(use) for use in resp.tool_uses]
-            except BaseException as exc:  # the call still gets stored, with what went wrong
+            except BaseException as exc:  # the call is stored already: add what went wrong
                 error = f"{type(exc).__name__}: {exc}"
                 raise
             finally:
-                self.record(resp, results, started, error)
+                self.recorder.answered(call, results, error)
             if not resp.tool_uses:
                 final = resp.text
                 return LoopResult(final, self.turn + 1, "blocked" if is_blocked(final) else "done", messages)
@@ -85,7 +91,3 @@ class Agent:
         if is_error:
             result["is_error"] = True
         return result
-
-    def record(self, resp: ModelResponse, results: list[dict[str, Any]], started: Any, error: str | None) -> None:
-        self.recorder.record(role=self.role, response=resp, model=self.model.model, results=results,
-                             started_at=started, parent_turn=self.parent_turn, error=error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,18 +58,34 @@ class ExecutorReport:
         return 0 if self.outcome == "done" else 1
 
 
+def read_regular(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of a regular file no larger than max_bytes; None for anything else. Never follows a
+    symlink and never blocks: a FIFO, socket or device the agent made is skipped, not opened for reading."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read(max_bytes + 1)[:max_bytes]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info")]
         for name in filenames:
             p = Path(dirpath) / name
-            try:
-                if p.is_symlink() or p.stat().st_size > MAX_SNAPSHOT_FILE:
-                    continue
-                files[p.relative_to(root).as_posix()] = p.read_bytes()
-            except OSError:
-                continue
+            data = read_regular(p, MAX_SNAPSHOT_FILE)
+            if data is not None:
+                files[p.relative_to(root).as_posix()] = data
     return files
 
 

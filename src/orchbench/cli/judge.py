@@ -48,6 +48,9 @@ def judge_cmd(
         from orchbench.tasks.venv import ensure_venv
 
         venv = ensure_venv(t.env)
+    elif not (venv / "bin" / "python").exists():
+        raise UserError(f"--venv {venv}: no bin/python there; give a virtualenv, or leave --venv out "
+                        "to use the task's own")
     setup_root = setup or _setup_tree(t)
     if setup_root is None:
         err_console.print("judge: no set-up tree (give --setup DIR): rules and fingerprints are not checked")

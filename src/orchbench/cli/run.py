@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
+from orchbench.cli.app import DEFAULT_DB, DbOption, app, console, printable
 from orchbench.errors import UserError
+from orchbench.models.base import RetryPolicy
+from orchbench.runner.limits import DEFAULT_DEADLINE_S, check_seconds, sigterm_interrupts
 
 
 @app.command()
@@ -28,10 +32,19 @@ def run(
     experiment: Annotated[str, typer.Option("--experiment", help="Experiment id the trials belong to.")] = "adhoc",
     unsafe_no_sandbox: Annotated[bool, typer.Option(
         "--unsafe-no-sandbox", help="Run agent commands without bubblewrap (noted on the trial).")] = False,
+    deadline: Annotated[float, typer.Option(
+        "--deadline", help="Wall-clock seconds per trial; past it the trial ends as a failure.")] = DEFAULT_DEADLINE_S,
+    request_deadline: Annotated[float, typer.Option(
+        "--request-deadline", help="Seconds per model request, retries included.")] = RetryPolicy.deadline_s,
 ) -> None:
-    """Run trials of an arm on a task; every API call is stored as it completes."""
+    """Run trials of an arm on a task; every API call is stored the moment its response arrives."""
     from orchbench.arms import load_arm
+    from orchbench.runner.experiment import check_experiment_id
     from orchbench.tasks.spec import load_task
+
+    deadline = check_seconds(deadline, "--deadline")
+    retry = RetryPolicy(deadline_s=check_seconds(request_deadline, "--request-deadline"))
+    check_experiment_id(experiment, "--experiment")
 
     the_arm = load_arm(arm)
     if base_url:
@@ -48,12 +61,12 @@ def run(
 
     card = check_ready(the_task, the_arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=load_rate_card(rate_card))
     failed_infra = 0
-    with Store(db) as store:
+    with Store(db) as store, sigterm_interrupts():
         if experiment not in {e.id for e in store.experiments()}:
             store.add_experiment(Experiment(id=experiment, name=experiment))
         for i in range(trials):
             t = run_trial(the_task, the_arm, store=store, experiment=experiment, attempt=i,
-                          unsafe_no_sandbox=unsafe_no_sandbox, rate_card=card)
+                          unsafe_no_sandbox=unsafe_no_sandbox, rate_card=card, deadline_s=deadline, retry=retry)
             failed_infra += t.status == "infra_error"
             tokens = sum(u.total for u in t.usage.values())
             console.print(
@@ -126,12 +139,14 @@ def show(
         if trial is None:
             raise UserError(f"no trial {trial_id!r} in {db}; list trials with `orchbench status --db {db}`")
         calls = store.calls(trial_id)
+    # Everything stored came from a model, a provider or an imported file: printed escaped, never raw.
     console.print(
-        f"[bold]{trial.id}[/bold]  arm {trial.arm}  task {trial.task}  status [bold]{trial.status}[/bold]  "
+        f"[bold]{escape(printable(trial.id))}[/bold]  arm {escape(printable(trial.arm))}  "
+        f"task {escape(printable(trial.task))}  status [bold]{trial.status}[/bold]  "
         f"turns {trial.iterations}  ${trial.total_cost:.4f}  {trial.wall_s:.1f}s", highlight=False)
     for note in [*trial.notes, trial.error, trial.failure_reason, trial.verdict_summary]:
         if note:
-            console.print(f"  {note}", highlight=False, markup=False)
+            console.print(f"  {printable(note)}", highlight=False, markup=False)
     for role, u in trial.usage.items():
         console.print(f"{role}: input {u.input:,}  cache write {u.cache_write:,}  cache read {u.cache_read:,}  "
                       f"output {u.output:,}  ${trial.cost.get(role, 0.0):.4f}", highlight=False)
@@ -147,8 +162,8 @@ def show(
         running += c.cost_usd
         u = c.usage
         label = f"orch {c.turn}" if c.role == "orchestrator" else f" └ exec {c.turn} (of {c.parent_turn})"
-        table.add_row(label, c.model, f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
-                      f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", ",".join(c.tool_names),
+        table.add_row(label, Text(printable(c.model)), f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
+                      f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", Text(printable(",".join(c.tool_names))),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")
         if c.handback_chars is not None:
             ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") == "delegate_to_executor"}
@@ -160,4 +175,4 @@ def show(
     console.print(table)
     for where, text in handbacks:
         console.rule(f"handed back at {where}")
-        console.print(text, markup=False, highlight=False)
+        console.print(printable(text), markup=False, highlight=False)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from orchbench.cli.app import app, console
+from orchbench.cli.app import app, cannot_write, console
 
 
 def _money(v: float | None) -> str:
@@ -57,8 +57,13 @@ def simulate(
         raise UserError(f"--handback-cap must be >= 0 tokens, got {handback_cap}")
     items = load_items(db=db, results=files)
     source = str(db) if db is not None else (", ".join(map(str, files)) or "the paper's data (packaged)")
-    sim = run_simulation(items, source=source, rate_card=rate_card, no_cache=no_cache,
-                         handback_cap=handback_cap, ttl=cache_ttl, plot_dir=plot, baseline=baseline)
+    try:
+        sim = run_simulation(items, source=source, rate_card=rate_card, no_cache=no_cache,
+                             handback_cap=handback_cap, ttl=cache_ttl, plot_dir=plot, baseline=baseline)
+    except OSError as exc:  # the only file it writes is the plot
+        if plot is None:
+            raise
+        raise cannot_write("--plot", plot, exc) from None
     if as_json:
         sys.stdout.write(json.dumps(sim.to_dict()) + "\n")
         return

@@ -11,7 +11,7 @@ from typing import IO, Annotated
 
 import typer
 
-from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
+from orchbench.cli.app import DEFAULT_DB, DbOption, app, cannot_write, console
 from orchbench.errors import UserError
 from orchbench.records import ROLES, Experiment, Trial
 
@@ -33,8 +33,10 @@ def import_(
 ) -> None:
     """Load paper-format JSONL results into the store: all lines or none."""
     from orchbench.paperformat import expand_paths, read_paper_files
+    from orchbench.runner.experiment import check_experiment_id
     from orchbench.store import Store
 
+    check_experiment_id(experiment, "--experiment")
     paths = expand_paths(files)
     items = read_paper_files(paths, experiment=experiment)  # every line is checked before the store is opened
     with Store(db) as store:
@@ -68,8 +70,11 @@ def export(
     if out is not None and out.is_dir():
         raise UserError(f"--out {out}: is a directory; pass a file name")
     with ExitStack() as stack:
-        f: IO[str] = sys.stdout if out is None else stack.enter_context(
-            open(out, "w", encoding="utf-8", newline=""))
+        try:
+            f: IO[str] = sys.stdout if out is None else stack.enter_context(
+                open(out, "w", encoding="utf-8", newline=""))
+        except OSError as exc:
+            raise cannot_write("--out", out, exc) from None
         n = write_paper_jsonl(trials, f) if fmt == "jsonl" else write_csv(trials, f)
     if out is not None:
         skipped = len(trials) - n

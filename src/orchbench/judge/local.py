@@ -61,7 +61,8 @@ def write_snapshot(ws: Any, dest: Path) -> Path:
     ctx = {
         "root": str(Path(ws.root).resolve()),
         "venv": str(ws.venv),
-        "task": ws.task.model_dump(mode="json"),
+        # Never the reference solution: the agent's sandbox can read this file.
+        "task": ws.task.model_dump(mode="json", exclude={"reference"}),
         "manifest": dict(ws.manifest),
         "protected": dict(getattr(ws, "protected", {})),
         "originals": str(originals),

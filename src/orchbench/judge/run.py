@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from orchbench.judge.tree import tree_digests, tree_hash
 from orchbench.records import CommandResult, Verdict
 from orchbench.sandbox import IN_SANDBOX_VAR, Limits, SandboxResult, run_sandboxed, sandbox_available
 from orchbench.tasks.venv import env_for
+from orchbench.tasks.workspace import force_rmtree
 
 _TAIL_CHARS = 4000
 
@@ -60,21 +62,35 @@ class _Runner:
 
     def __init__(self, ws: Any, spec: JudgeSpec, scratch: Path, unsafe: bool) -> None:
         self.root = Path(ws.root).resolve()
+        self.ws, self.spec, self.scratch = ws, spec, scratch
         self.env = judge_env(ws, spec, scratch)
         self.timeout = spec.timeout_s
         self.unsafe = unsafe
         self.writable = [self.root, scratch]
+        # Inside the agent's sandbox the caches are the agent's own and stay warm between its `judge`
+        # calls. The runner gives each command fresh caches, removed after it: code under test cannot
+        # plant bytecode or cache entries for a later command or judge run, and nothing piles up.
+        self.fresh_caches = os.environ.get(IN_SANDBOX_VAR) != "1"
         protected = [self.root / rel for rel in getattr(ws, "protected", {})]
         self.readonly = [Path(ws.venv)] + [p for p in protected if p.is_file() and not p.is_symlink()]
         self.limits = Limits(cpu_s=int(spec.timeout_s) + 60, processes=2048, memory_mb=8192)
 
     def __call__(self, argv: list[str]) -> SandboxResult:
+        if not self.fresh_caches:
+            return self._run(argv, self.env, self.writable)
+        caches = Path(tempfile.mkdtemp(prefix="caches-", dir=self.scratch))
+        try:
+            return self._run(argv, judge_env(self.ws, self.spec, caches), [self.root, caches])
+        finally:
+            force_rmtree(caches)
+
+    def _run(self, argv: list[str], env: dict[str, str], writable: list[Path]) -> SandboxResult:
         return run_sandboxed(
             argv,
             cwd=self.root,
-            writable=self.writable,
+            writable=writable,
             readonly=self.readonly,
-            env=self.env,
+            env=env,
             timeout_s=self.timeout,
             limits=self.limits,
             unsafe_no_sandbox=self.unsafe,

@@ -76,5 +76,5 @@ class JudgeRules(_Strict):
 class JudgeSpec(_Strict):
     commands: list[JudgeCommand]
     env: dict[str, str] = Field(default_factory=dict)
-    timeout_s: float = 900
+    timeout_s: float = Field(default=900, gt=0, allow_inf_nan=False)
     rules: JudgeRules = Field(default_factory=JudgeRules)

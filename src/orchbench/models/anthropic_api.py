@@ -13,6 +13,7 @@ from typing import Any
 import anthropic
 
 from orchbench.models.base import (
+    BadReply,
     ContextOverflow,
     InfraError,
     ModelResponse,
@@ -36,13 +37,16 @@ def _error_text(exc: anthropic.APIStatusError) -> str:
 def _content_block(block: Any) -> dict[str, Any]:
     data = block.model_dump(exclude_none=True) if hasattr(block, "model_dump") else dict(block)
     if data.get("type") == "text":
-        return {"type": "text", "text": data.get("text", "")}
+        return {"type": "text", "text": str(data.get("text", ""))}
     if data.get("type") == "tool_use":
+        if not isinstance(data.get("id"), str) or not data["id"] or not isinstance(data.get("name"), str):
+            raise ValueError(f"tool_use block without a string id and name: {str(data)[:200]}")
         return {"type": "tool_use", "id": data["id"], "name": data["name"], "input": data.get("input") or {}}
     return data
 
 
 def usage_from_anthropic(u: Any) -> Usage:
+    """Raises ValueError (pydantic's) for values that are not token counts."""
     return Usage(
         input=getattr(u, "input_tokens", 0) or 0,
         output=getattr(u, "output_tokens", 0) or 0,
@@ -96,12 +100,23 @@ class AnthropicModel:
                     raise ContextOverflow(text) from exc
                 # auth, permission, credit, unknown model, malformed request: none is the agent's doing
                 raise InfraError(f"anthropic {self.model}: {text}") from exc
-            return ModelResponse(
-                content=[_content_block(b) for b in resp.content],
-                usage=usage_from_anthropic(resp.usage),
-                stop_reason=resp.stop_reason,
-                latency_s=time.perf_counter() - t0,
-                model=resp.model or self.model,
-            )
+            except (ValueError, TypeError, anthropic.APIResponseValidationError) as exc:  # a 200 not JSON
+                raise BadReply(f"anthropic {self.model}: unusable reply: {type(exc).__name__}: {exc}") from exc
+            return self._response(resp, time.perf_counter() - t0)
 
         return with_retries(attempt, self.retry, f"anthropic {self.model}")
+
+    def _response(self, resp: Any, latency_s: float) -> ModelResponse:
+        """The reply as a ModelResponse; BadReply (carrying the usage when it could be read) if not usable."""
+        out = ModelResponse(latency_s=latency_s, model=str(getattr(resp, "model", "") or self.model))
+        raw_usage = getattr(resp, "usage", None)
+        out.usage_known = False
+        try:
+            if raw_usage is not None:
+                out.usage = usage_from_anthropic(raw_usage)
+                out.usage_known = True
+            out.content = [_content_block(b) for b in resp.content or []]
+            out.stop_reason = resp.stop_reason
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise BadReply(f"anthropic {self.model}: unusable reply: {type(exc).__name__}: {exc}", out) from exc
+        return out

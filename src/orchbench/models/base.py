@@ -8,6 +8,7 @@ agent's doing into `InfraError` (after retrying what is worth retrying).
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,16 @@ class InfraError(Exception):
     """
 
 
+class BadReply(InfraError):
+    """A reply arrived, so the call is probably billed, but cannot be used (malformed JSON, invalid
+    usage, a tool call without an id). Not retried: the loop stores the call marked with this error
+    (with `usage` when it could be read) and the trial ends as infra_error."""
+
+    def __init__(self, message: str, response: ModelResponse | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
 class ContextOverflow(Exception):
     """The conversation no longer fits the model's context window: the agent's doing, a failure."""
 
@@ -36,6 +47,7 @@ class ModelResponse(BaseModel):
     stop_reason: str | None = None
     latency_s: float = 0.0
     model: str = ""
+    usage_known: bool = True  # False: the reply carried no usage; its tokens and cost are unknown
 
     @property
     def text(self) -> str:
@@ -62,6 +74,9 @@ class RetryPolicy:
     max_s: float = 60.0
     # Upper bound on a server's retry-after, so a hostile value cannot stall a trial for hours.
     max_retry_after_s: float = 120.0
+    # Total time for one request, retries included: httpx's timeout is per read, so a server that
+    # trickles a byte at a time (or stalls after the headers) would otherwise never time out.
+    deadline_s: float = 900.0
     sleep: Callable[[float], None] = time.sleep
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
@@ -94,15 +109,50 @@ class Transient(Exception):
         self.retry_after = retry_after
 
 
+def call_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
+    """fn() in a watchdog thread; raise Transient if it has not returned within `seconds`. The
+    thread is abandoned (an SDK call cannot be cancelled); it ends when its connection does."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True, name="model-request").start()
+    if not done.wait(max(seconds, 0.0)):
+        raise _DeadlinePassed(f"no complete reply within {seconds:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class _DeadlinePassed(Transient):
+    pass
+
+
 def with_retries(fn: Callable[[], Any], policy: RetryPolicy, what: str) -> Any:
-    """Call `fn`, retrying on Transient with backoff; InfraError with the last error text at the end."""
+    """Call `fn`, retrying on Transient with backoff, all within policy.deadline_s; InfraError with the
+    last error text at the end."""
     last = ""
+    end = time.monotonic() + policy.deadline_s
     for attempt in range(policy.max_retries + 1):
         try:
-            return fn()
+            return call_with_deadline(fn, end - time.monotonic())
+        except _DeadlinePassed:
+            raise InfraError(f"{what}: no complete reply within the request deadline of "
+                             f"{policy.deadline_s:g} s (attempt {attempt + 1})") from None
         except Transient as exc:
             last = str(exc)
             if attempt == policy.max_retries:
                 break
-            policy.sleep(policy.delay(attempt, exc.retry_after))
+            delay = policy.delay(attempt, exc.retry_after)
+            if time.monotonic() + delay >= end:
+                raise InfraError(f"{what}: request deadline of {policy.deadline_s:g} s reached while "
+                                 f"retrying: {last}") from None
+            policy.sleep(delay)
     raise InfraError(f"{what}: gave up after {policy.max_retries + 1} attempts: {last}")

@@ -15,6 +15,7 @@ from typing import Any
 import openai
 
 from orchbench.models.base import (
+    BadReply,
     ContextOverflow,
     InfraError,
     ModelResponse,
@@ -86,6 +87,8 @@ def from_openai_message(message: Any) -> list[dict[str, Any]]:
         if not isinstance(args, dict):
             # Small local models emit broken JSON; the tool then answers with an error the model sees.
             args = {"_unparsed_arguments": raw}
+        if not isinstance(call.id, str) or not call.id or not isinstance(call.function.name, str):
+            raise ValueError(f"tool call without a string id and name: {str(call)[:200]}")
         blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": args})
     return blocks
 
@@ -96,6 +99,9 @@ def usage_from_openai(u: Any) -> Usage:
     prompt = u.prompt_tokens or 0
     details = getattr(u, "prompt_tokens_details", None)
     cached = (getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
+    for value in (prompt, cached, u.completion_tokens or 0):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"usage holds {value!r}, not a token count")
     return Usage(input=max(prompt - cached, 0), output=u.completion_tokens or 0, cache_read=cached)
 
 
@@ -156,15 +162,33 @@ class OpenAIModel:
                 if "context_length" in text or "maximum context length" in text:
                     raise ContextOverflow(text) from exc
                 raise InfraError(f"{self.provider} {self.model}: {text}") from exc
-            if not resp.choices:
-                raise Transient(f"{self.provider} {self.model}: reply without choices")
-            choice = resp.choices[0]
-            return ModelResponse(
-                content=from_openai_message(choice.message),
-                usage=usage_from_openai(resp.usage),
-                stop_reason=FINISH_TO_STOP.get(choice.finish_reason or "", choice.finish_reason),
-                latency_s=time.perf_counter() - t0,
-                model=resp.model or self.model,
-            )
+            except (ValueError, TypeError, openai.APIResponseValidationError) as exc:  # a 200 not JSON
+                raise BadReply(f"{self.provider} {self.model}: unusable reply: {type(exc).__name__}: {exc}") from exc
+            return self._response(resp, time.perf_counter() - t0)
 
         return with_retries(attempt, self.retry, f"{self.provider} {self.model}")
+
+    def _response(self, resp: Any, latency_s: float) -> ModelResponse:
+        """The reply as a ModelResponse; BadReply (carrying the usage when it could be read) if not usable."""
+        what = f"{self.provider} {self.model}"
+        out = ModelResponse(latency_s=latency_s, model=str(getattr(resp, "model", "") or self.model))
+        raw_usage = getattr(resp, "usage", None)
+        out.usage_known = False
+        try:
+            if raw_usage is not None:
+                out.usage = usage_from_openai(raw_usage)
+                out.usage_known = True
+            choices = resp.choices
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise BadReply(f"{what}: unusable reply: {type(exc).__name__}: {exc}", out) from exc
+        if not choices:
+            if out.usage_known and out.usage.total:  # billed but empty: store it, do not pay again
+                raise BadReply(f"{what}: reply without choices", out)
+            raise Transient(f"{what}: reply without choices")
+        try:
+            choice = choices[0]
+            out.content = from_openai_message(choice.message)
+            out.stop_reason = FINISH_TO_STOP.get(choice.finish_reason or "", choice.finish_reason)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise BadReply(f"{what}: unusable reply: {type(exc).__name__}: {exc}", out) from exc
+        return out

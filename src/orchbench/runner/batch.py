@@ -266,6 +266,7 @@ class _Driver:
             db=self.db if self.backend.workers_write else None,
             unsafe_no_sandbox=exp.spec.unsafe_no_sandbox,
             rate_card=exp.rate_card_spec,
+            deadline_s=exp.spec.trial_deadline_s,
             model_factory=self.model_factory,
             trial_fn=self.trial_fn,
         )

@@ -12,6 +12,7 @@ one line before any trial starts. The paper's own design ships as the preset `pa
     workers = 4
     max_usd = 40.0
     infra_retries = 3         # infra_error trials tolerated per cell before the cell gives up
+    trial_deadline_s = 14400  # wall-clock seconds per trial; past it the trial fails, named
     rate_card = "current"
     [turn_caps.A]             # per-cell outer-turn cap overrides: arm -> task (or "*") -> turns
     "typer-T1" = 60
@@ -27,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchbench.errors import UserError
+from orchbench.runner.limits import DEFAULT_DEADLINE_S
 from orchbench.tomlfile import explain, read_toml
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -42,6 +44,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def check_experiment_id(ident: str, what: str) -> str:
+    """An experiment id as a flag gives it: the same rule as in a file (no '/', '..' or spaces)."""
+    if not _ID_RE.match(ident):
+        raise UserError(f"{what} {ident!r}: an experiment id is letters, digits, '.', '_' or '-' "
+                        "and starts with a letter or digit")
+    return ident
 
 
 class ExperimentFile(BaseModel):
@@ -61,6 +71,8 @@ class ExperimentFile(BaseModel):
     max_usd: float | None = Field(default=None, ge=0)
     infra_retries: int = Field(default=3, ge=0)
     unsafe_no_sandbox: bool = False
+    # Wall-clock seconds after which a trial ends as a failure named "trial deadline".
+    trial_deadline_s: float = Field(default=DEFAULT_DEADLINE_S, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentFile:

@@ -40,6 +40,7 @@ class TrialJob:
     db: str | None = None  # the shared store (local backend); None: return the records
     unsafe_no_sandbox: bool = False
     rate_card: str | None = None  # the card's spec (name or absolute path): each worker loads it once
+    deadline_s: float | None = None  # the trial's wall-clock deadline (None: run_trial's default)
     model_factory: Callable[..., Any] | None = None  # picklable (module-level); tests inject scripted models
     trial_fn: Callable[[TrialJob], Outcome] | None = None  # replaces run_trial (scheduling tests only)
 
@@ -60,6 +61,7 @@ def _rate_card(spec: str | None) -> Any:
 
 
 def _run_trial(job: TrialJob, store: Any) -> Trial:
+    from orchbench.runner.limits import DEFAULT_DEADLINE_S
     from orchbench.runner.trial import run_trial
 
     return run_trial(
@@ -72,6 +74,7 @@ def _run_trial(job: TrialJob, store: Any) -> Trial:
         model_factory=job.model_factory,
         trial_id=job.trial_id,
         rate_card=_rate_card(job.rate_card),
+        deadline_s=job.deadline_s if job.deadline_s is not None else DEFAULT_DEADLINE_S,
     )
 
 

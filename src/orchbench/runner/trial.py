@@ -21,6 +21,7 @@ from orchbench.errors import UserError
 from orchbench.models.base import InfraError, ModelAPI, RetryPolicy
 from orchbench.models.factory import check_keys, make_model
 from orchbench.records import Trial, Usage, Verdict, utcnow
+from orchbench.runner.limits import DEFAULT_DEADLINE_S, TrialDeadline, trial_deadline
 
 ModelFactory = Callable[[ModelConfig, str], ModelAPI]  # (config, role) -> model
 _PROBE = Usage(input=1)  # to make a rate card name a model it does not know (it raises)
@@ -86,7 +87,8 @@ def build_agent(arm: Arm, task: Any, ws: Any, tools: list[Any], models: dict[str
 def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adhoc", attempt: int = 0,
               unsafe_no_sandbox: bool = False, model_factory: ModelFactory | None = None,
               trial_id: str | None = None, rate_card: Any = None, env: Mapping[str, str] | None = None,
-              retry: RetryPolicy | None = None) -> Trial:
+              retry: RetryPolicy | None = None, deadline_s: float | None = DEFAULT_DEADLINE_S) -> Trial:
+    """One trial, stored as it goes; it ends within `deadline_s` of wall-clock time (None: no deadline)."""
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env,
                        check_key=model_factory is None)
     factory = model_factory or default_factory(arm, task, env=env, retry=retry)
@@ -101,9 +103,12 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
     t0 = time.perf_counter()
     update: dict[str, Any] = {}
     try:
-        update = _attempt(task, arm, models, recorder, unsafe_no_sandbox)
+        with trial_deadline(deadline_s):
+            update = _attempt(task, arm, models, recorder, unsafe_no_sandbox)
     except InfraError as exc:
         update = {"status": "infra_error", "error": str(exc)}
+    except TrialDeadline as exc:  # a named failure: an agent that hangs the trial has failed it
+        update = {"status": "failure", "failure_reason": str(exc)}
     except BaseException as exc:  # a bug or an interrupt: record what happened, then let it surface
         kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "infra_error"
         update = {"status": kind, "error": f"{type(exc).__name__}: {exc}"}

@@ -124,6 +124,9 @@ class _CallLog:
         self.calls.append(call)
         return len(self.calls)
 
+    def update_call(self, call_id: int, call: Call) -> None:
+        self.calls[call_id - 1] = call
+
     def finish_trial(self, trial: Trial) -> Trial:
         return trial
 

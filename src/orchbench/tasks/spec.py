@@ -115,7 +115,8 @@ class Caps(_Strict):
 
 
 class Task(_Strict):
-    name: str
+    # Names a workspace folder and trial ids: no '/', '..' or spaces.
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
     source: Source
     env: Env = Field(default_factory=Env)

@@ -44,13 +44,22 @@ def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, symlinks=True)
 
 
-def _force_rmtree(path: Path) -> None:
+def _chmod_own(path: str) -> None:
+    """Make `path` ours to list and change, never through a symlink: chmod follows links, and the
+    agent's link may point at any file the harness user owns."""
+    try:
+        if not stat.S_ISLNK(os.lstat(path).st_mode):
+            os.chmod(path, stat.S_IRWXU)
+    except OSError:
+        pass
+
+
+def force_rmtree(path: Path) -> None:
     """Remove a tree even where the agent made files read-only or dirs unlistable."""
     def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
+        _chmod_own(p)
+        _chmod_own(os.path.dirname(p))
         try:
-            os.chmod(p, stat.S_IRWXU)
-            parent = os.path.dirname(p)
-            os.chmod(parent, stat.S_IRWXU)
             func(p)
         except OSError:
             pass
@@ -98,7 +107,7 @@ def new_workspace(task: Task, *, stage: str = "setup") -> Workspace:
     try:
         copy_tree(prepared.tree, root)
     except BaseException:
-        _force_rmtree(holder)
+        force_rmtree(holder)
         raise
     return Workspace(root=root, venv=venv, task=task, manifest=dict(prepared.manifest),
                      protected=dict(prepared.protected), prepared=prepared)
@@ -127,13 +136,13 @@ def _sweep_once(parent: Path, min_age_s: float = 300) -> None:
             continue
         try:
             if now - holder.stat().st_mtime > min_age_s:
-                _force_rmtree(holder)
+                force_rmtree(holder)
         except FileNotFoundError:
             pass
 
 
 def remove_workspace(ws: Workspace) -> None:
-    _force_rmtree(ws.root.parent)
+    force_rmtree(ws.root.parent)
 
 
 @contextmanager

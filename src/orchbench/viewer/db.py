@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from orchbench.errors import UserError
-from orchbench.store import APPLICATION_ID
+from orchbench.store import APPLICATION_ID, check_schema, readonly_uri
 
 BUSY_TIMEOUT_MS = 5000
-
-
-def readonly_uri(path: str | Path) -> str:
-    p = Path(path).resolve()
-    return f"file:{urllib.parse.quote(str(p))}?mode=ro"
 
 
 def check_store(path: str | Path) -> Path:
@@ -35,6 +29,8 @@ def check_store(path: str | Path) -> Path:
         with connect(p) as conn:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if app_id == APPLICATION_ID:
+                check_schema(conn, p)
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{p}: not an SQLite database ({exc}); pass the orchbench results store "
                         "with --db PATH") from None
