@@ -105,6 +105,10 @@ class Verdict(BaseModel):
     failure_reasons: list[str] = Field(default_factory=list)
     summary: str = ""
     cached: bool = False
+    # The installed version of each package of the judge's venv (the task's [env]), so counts that
+    # move with a tool's release (mypy, ruff) can be traced to it.
+    tool_versions: dict[str, str] = Field(default_factory=dict)
+    duration_s: NonNegativeFloat = 0.0  # the judge's own time, when it ran (a cache hit keeps the original's)
 
 
 class Experiment(BaseModel):
