@@ -120,17 +120,20 @@ def test_only_a_bare_judge_call_gets_the_judges_timeout(tmp_path: Path) -> None:
     from orchbench.judge.agent_cli import is_judge_call
     from tests.test_judge import make_task, make_ws
 
-    for ok in ("judge", "judge --details", "  judge --no-cache --json "):
+    for ok in ("judge", "judge --details", "  judge --no-cache --json ", "judge 2>&1 | tail -5",
+               "judge --details 2>&1 | tail -n 40", "judge | head"):
         assert is_judge_call(ok), ok
-    for not_ok in ("judge; sleep 900", "judge && pytest", "judge | tail", "judgement", "judge $(sleep 9)",
-                   "judge --details\nsleep 900", "sleep 900 # judge", "judge 'unclosed"):
+    for not_ok in ("judge; sleep 900", "judge && pytest", "judgement", "judge $(sleep 9)",
+                   "judge --details\nsleep 900", "sleep 900 # judge", "judge 'unclosed", "judge | sleep 900",
+                   "judge | tail -5 | sleep 900", "judge > out.txt", "judge 2>&1 | tail -5 &", "judge | tail -f"):
         assert not is_judge_call(not_ok), not_ok
     if not sandbox_available():
         return
     bash = BashTool(make_ws(tmp_path, make_task(["smoke"])), timeout_s=120)
     bash.env()  # makes the judge bin (the timeout is the judge's only where `judge` is on PATH)
-    assert bash._timeout_for("judge --details") == 60 + 30 if 60 + 30 > 120 else 120
+    assert bash._timeout_for("judge --details") == 120  # the judge's 60 s + 30 is below the bash timeout
     long_task = bash.ws.task.model_copy(update={"judge": bash.ws.task.judge.model_copy(update={"timeout_s": 900})})
     bash.ws.task = long_task
     assert bash._timeout_for("judge") == 930
     assert bash._timeout_for("judge; sleep 900") == 120
+    assert bash._timeout_for("judge 2>&1 | tail -5") == 930

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ COMPACT_MAX_CHARS = 500
 # The counts worth a turn's tokens (of any parser's), under the name the compact line gives them.
 _SHOWN = {"passed": "passed", "failed": "failed", "errors": "errors", "would_reformat": "files"}
 _FLAGS = {"--details", "--json", "--no-cache", "-h", "--help"}
+_COUNT = re.compile(r"-n|-?\d+|--lines=\d+")
 
 
 def render(v: Verdict) -> str:
@@ -60,14 +62,29 @@ def compact(v: Verdict) -> str:
 
 
 def is_judge_call(command: str) -> bool:
-    """True for a bare `judge [flags]` command line, the only one that earns the judge's timeout:
-    `judge; sleep 900` or `judge && pytest` is an ordinary command with the ordinary timeout."""
+    """True for a plain `judge [flags]` command line, the only one that earns the judge's timeout:
+    `judge; sleep 900` or `judge && pytest` is an ordinary command with the ordinary timeout. A
+    `2>&1` and one pipe into `head` / `tail` (which end when the judge does) are allowed."""
+    if any(ch in command for ch in "`$\n"):
+        return False
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
     try:
-        words = shlex.split(command)
+        words = list(lexer)
     except ValueError:
         return False
-    return bool(words) and words[0] == "judge" and all(w in _FLAGS for w in words[1:]) \
-        and not any(ch in command for ch in ";&|<>`$()\n")
+    if not words or words[0] != "judge":
+        return False
+    i = 1
+    while i < len(words) and words[i] in _FLAGS:
+        i += 1
+    if words[i:i + 3] == ["2", ">&", "1"]:
+        i += 3
+    if i < len(words) and words[i] == "|" and words[i + 1:i + 2] in (["head"], ["tail"]):
+        i += 2
+        while i < len(words) and _COUNT.fullmatch(words[i]):
+            i += 1
+    return i == len(words)
 
 
 def main(argv: list[str] | None = None) -> int:
