@@ -43,6 +43,7 @@ def test_other_names_failures_blocked_and_infra_errors():
     assert c.expected_cost == 4.0
     assert c.cost_mean_all == pytest.approx((1 + 3 + 50 + 60) / 4)
     assert a.arms == ["orch+local", "solo-gpt"] and a.baseline == "orch+local"
+
     assert a.n_trials == 5 and a.n_infra_error == 1
     [p] = a.pairwise
     assert (p.a, p.b, p.n_a, p.n_b) == ("orch+local", "solo-gpt", 1, 2)
@@ -171,3 +172,26 @@ def test_trials_still_running_are_left_out():
     a = analyze([trial("A", "t", "success", 1.0), trial("A", "t", "running", 0.0),
                  trial("B", "t", "interrupted", 0.0)])
     assert [(c.arm, c.n_total) for c in a.cells] == [("A", 1)]
+
+
+def test_blocked_is_a_flag_beside_the_verdicts_status():
+    from rich.console import Console
+
+    from orchbench.analysis.tables import cells_csv, cells_table
+    from orchbench.paperformat import trial_to_paper
+    from orchbench.records import BLOCKED_NOTE
+
+    flagged = [trial("A", "T1", status, 1.0 + k) for k, status in enumerate(["success", "failure", "failure"])]
+    flagged[0].notes.append(BLOCKED_NOTE + "BLOCKED: not sure")
+    flagged[1].notes.append(BLOCKED_NOTE + "BLOCKED: gave up")
+    a = analyze(flagged)
+    c = a.cell("A", "T1")
+    # Judged like the others: one success, two failures; two of the three answered BLOCKED.
+    assert (c.n_success, c.n_failure, c.n_total, c.n_blocked) == (1, 2, 3, 2)
+    assert c.success_rate == pytest.approx(1 / 3)
+    assert "n_blocked" in cells_csv(a).splitlines()[0] and ",2," in cells_csv(a).splitlines()[1]
+    console = Console(record=True, width=200)
+    console.print(cells_table(a))
+    assert "blocked" in console.export_text()
+    assert [trial_to_paper(t)["blocked"] for t in flagged] == [True, True, False]
+    assert [trial_to_paper(t)["success"] for t in flagged] == [True, False, False]

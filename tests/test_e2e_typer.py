@@ -7,6 +7,9 @@ re-runs only the oracles.
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 
 from orchbench.sandbox import sandbox_available
@@ -25,6 +28,22 @@ def test_t1_setup_applies_the_25_injections_deterministically() -> None:
             assert (a.root / rule.file).read_bytes() == (b.root / rule.file).read_bytes()
             assert rule.code.strip() in (a.root / rule.file).read_text()
             assert a.original(rule.file) == (a.root / rule.file).read_bytes()
+
+
+def test_t1_injections_are_marked_as_the_papers_were() -> None:
+    with workspace(load_task("typer-T1")) as ws:
+        proc = subprocess.run(["grep", "-rn", "injection", "typer", "tests"], cwd=ws.root, capture_output=True,
+                              text=True, check=True)
+        lines = proc.stdout.splitlines()
+        assert len(lines) == 25, proc.stdout
+        asserts = [ln for ln in lines if ln.startswith("tests/")]
+        assert len(asserts) == 5 and all("remove this line to recover" in ln for ln in asserts)
+        # ruff's per-rule breakdown of the set-up (I001 13 needs one blank line before each block, none after).
+        stats = subprocess.run([str(ws.venv / "bin" / "ruff"), "check", "typer", "tests", "docs_src", "scripts",
+                                "--no-cache", "--statistics", "--output-format", "json"], cwd=ws.root,
+                               capture_output=True, text=True, check=False)
+        by_code = {row["code"]: row["count"] for row in json.loads(stats.stdout)}
+        assert by_code == {"I001": 13, "B011": 5, "F401": 5, "F841": 2, "F821": 2, "F403": 1}
 
 
 _RESULTS: dict[str, TaskCheck] = {}
@@ -46,8 +65,11 @@ def test_tasks_check(name: str) -> None:
     assert not red.passed and green.passed
     if name != "typer-T1" and "typer-T1" in _RESULTS:
         assert result.steps[0].cached  # one base verdict serves all three tasks
+    # The pinned judge tools, recorded in every verdict, give the paper's counts.
+    assert red.tool_versions["mypy"] == "2.4.1" and red.tool_versions["ruff"] == "0.17.6"
     if name == "typer-T1":
-        assert red.counts["mypy_errors"] >= 10 and red.counts["ruff_errors"] >= 10
+        assert (red.counts["mypy_errors"], red.counts["mypy_files_with_errors"]) == (16, 9)
+        assert red.counts["ruff_errors"] == 28
         assert red.counts["pytest_errors"] >= 5
     elif name == "typer-T2":
         assert any("function_moved" in r for r in red.failure_reasons)

@@ -27,9 +27,10 @@ def test_after_imports_skips_multiline_and_nested_imports() -> None:
     lines = lines_of(new)
     # The multi-line `from typing import (...)` closes on line 8; the `import json` under `if` is not top-level.
     assert lines[7] == ")"
-    assert lines[8:12] == ["", "", "BROKEN = 1", ""]
-    assert applied.line == 11 and applied.lines == 1
-    assert new.count("BROKEN = 1") == 1 and new.replace("\n\nBROKEN = 1\n\n\n", "") == CORE
+    # The paper's layout: one blank line before the block, none after (it decides where ruff's I001 fires).
+    assert lines[8:11] == ["", "BROKEN = 1", ""]
+    assert applied.line == 10 and applied.lines == 1
+    assert new.count("BROKEN = 1") == 1 and new.replace("\nBROKEN = 1\n", "") == CORE
 
 
 def test_anchors_after_def_after_class_start_and_end() -> None:
@@ -42,7 +43,7 @@ def test_anchors_after_def_after_class_start_and_end() -> None:
     # After the docstring and `from __future__` (nothing may come before those).
     assert start.index("BROKEN") > start.index("from __future__") and start.index("BROKEN") < start.index("import os")
     end, _ = inject_text("x = 1", rule(anchor="end"), where="f.py")
-    assert end == "x = 1\n\n\nBROKEN = 1\n"
+    assert end == "x = 1\n\nBROKEN = 1\n"
     assert applied.describe().startswith("R1: core.py:")
 
 
@@ -65,7 +66,7 @@ def test_apply_is_deterministic_and_reports(tmp_path: Path) -> None:
         assert [a.id for a in applied] == ["A", "B", "C"]
         out.append({p: (repo / p).read_bytes() for p in ("minipkg/core.py", "minipkg/nothing.py")})
     assert out[0] == out[1]
-    assert out[0]["minipkg/nothing.py"].startswith(b'"""No imports here."""\n\n\nimport json\n')
+    assert out[0]["minipkg/nothing.py"].startswith(b'"""No imports here."""\n\nimport json\n')
 
 
 def test_refuses_unexpected_base_without_writing_anything(tmp_path: Path) -> None:

@@ -72,6 +72,23 @@ def test_reproduce_text(tmp_path, offline, capsys):
     assert (tmp_path / "r" / "index.html").is_file()
 
 
+def test_reproduce_prints_the_caps_caveat_under_the_cells_table(tmp_path, offline, capsys):
+    """Three of the paper's failures stopped below Table 2's caps: the caps changed mid-experiment."""
+    code, out, err = run_cli(["reproduce", "--out", str(tmp_path / "r")], capsys)
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert ("B-T1 at 30 iterations (Table 2: 80), D-T1 at 40 iterations (Table 2: 100), "
+            "D-T2 at 80 iterations (Table 2: 120)") in flat
+    # Under the first cells table, before the pairwise table.
+    assert flat.index("Cells (success-only medians") < flat.index("Caps caveat") < flat.index("Pairwise on")
+    assert "Caps caveat" in (tmp_path / "r" / "index.html").read_text()
+    code, out, err = run_cli(["reproduce", "--json", "--out", str(tmp_path / "r2")], capsys)
+    caveat = json.loads(out)["caps_caveat"]
+    assert [(c["arm"], c["task"], c["iterations"], c["table_cap"]) for c in caveat["trials"]] == [
+        ("B", "T1", 30, 80), ("D", "T1", 40, 100), ("D", "T2", 80, 120)]
+    assert caveat["text"].startswith("Caps caveat: 3 of the paper's failures")
+
+
 def test_reproduce_with_an_unknown_card_is_one_line(tmp_path, capsys):
     code, _, err = run_cli(["reproduce", "--out", str(tmp_path / "r"), "--rate-card",
                               str(tmp_path / "missing.toml")], capsys)

@@ -125,10 +125,33 @@ def test_retries_exhausted_is_infra_error(task, store, card, kind, expect):
     assert store.trial(t.id).status == "infra_error" and store.calls(t.id) == []
 
 
-def test_blocked_answer_makes_a_blocked_trial(task, store, card):
+def test_a_blocked_answer_is_judged_and_flagged(task, store, card):
     with FakeAnthropic([text("BLOCKED: the tests need network access")]) as srv:
         t = trial(task, "A", srv, store, card)
-    assert t.status == "blocked" and "network" in t.failure_reason and t.counted
+    # Judged anyway (as in the paper): nothing was fixed, so the verdict fails; the flag stays.
+    assert t.status == "failure" and t.blocked and t.counted and t.verdict is not None
+    assert not t.verdict.passed and t.failure_reason.startswith("the agent answered BLOCKED: the tests need")
+    stored = store.trial(t.id)
+    assert stored.blocked and stored.status == "failure"
+    assert any(n.startswith("blocked: BLOCKED: the tests need network access") for n in stored.notes)
+    # An agent that fixed the code and still answered BLOCKED succeeds: success comes from the verdict.
+    policy = SolutionPolicy(task.reference, final_text="BLOCKED: unsure the fix is complete")
+    with FakeAnthropic(policy=policy) as srv:
+        t2 = trial(task, "A", srv, store, card)
+    assert t2.status == "success" and t2.blocked and t2.failure_reason is None
+
+
+def test_the_final_judge_runs_afresh_and_records_its_time(task, store, card):
+    """Two trials ending in the same tree: the second's verdict is not a cache hit (a hit would
+    shorten its recorded wall time); the verdict records the judge's own time."""
+    verdicts = []
+    for _ in range(2):
+        with FakeAnthropic(policy=SolutionPolicy(task.reference)) as srv:
+            t = trial(task, "A", srv, store, card)
+        assert t.status == "success" and t.verdict is not None
+        verdicts.append(store.trial(t.id).verdict)
+    assert [v.cached for v in verdicts] == [False, False]
+    assert all(0 < v.duration_s < t.wall_s for v in verdicts)
 
 
 def test_turn_cap_without_a_fix_is_a_failure(task, store, card):

@@ -371,3 +371,25 @@ def test_head_requests_send_headers_only(stores, serve) -> None:
     resp = conn.getresponse()
     assert resp.status == 200 and int(resp.headers["Content-Length"]) > 0 and resp.read() == b""
     conn.close()
+
+
+def test_the_blocked_flag_is_shown_beside_the_judged_status(serve, tmp_path: Path) -> None:
+    from orchbench.records import BLOCKED_NOTE, Trial
+
+    db = tmp_path / "blocked.db"
+    with Store(db) as store:
+        for i, (status, notes) in enumerate([("success", [BLOCKED_NOTE + "BLOCKED: unsure"]),
+                                             ("failure", [BLOCKED_NOTE + "BLOCKED: no network"]),
+                                             ("failure", ["ran with --unsafe-no-sandbox"])]):
+            store.add_trials([(Trial(id=f"b{i}", experiment="e", arm="A", task="T1", status=status,  # type: ignore[arg-type]
+                                     wall_s=10.0, iterations=3, total_cost=1.0, notes=notes), [])])
+    srv = serve(db)
+    _, grid = get(srv, "/api/experiments/e/grid")
+    (cell,) = grid["analysis"]["cells"]
+    assert (cell["n_success"], cell["n_failure"], cell["n_blocked"]) == (1, 2, 2)
+    assert cell == next(c for c in analyze_json(db)["cells"])  # the same numbers as `analyze`
+    _, body = get(srv, "/api/experiments/e/cells/A/T1")
+    assert {t["id"]: (t["status"], t["blocked"]) for t in body["trials"]} == {
+        "b0": ("success", 1), "b1": ("failure", 1), "b2": ("failure", 0)}
+    _, one = get(srv, "/api/trials/b1")
+    assert one["trial"]["blocked"] is True and one["trial"]["status"] == "failure"

@@ -210,7 +210,8 @@ def _trial(p: PaperLine, tid: str, source: str, experiment: str) -> Trial:
             "timed_out": False, "output_tail": "", "counts": {}})]
         verdict = construct_trusted(Verdict, {
             "passed": code == 0 if code is not None else p.status == "success", "commands": commands,
-            "counts": {}, "failure_reasons": [], "summary": p.summary, "cached": False})
+            "counts": {}, "failure_reasons": [], "summary": p.summary, "cached": False, "tool_versions": {},
+            "duration_s": 0.0})
     # Every field was checked by check_line; pydantic's full validation of 100,000 lines would cost
     # more than parsing them.
     return construct_trusted(Trial, {
@@ -331,7 +332,7 @@ def trial_to_paper(t: Trial) -> dict[str, Any] | None:
         vf = {"summary": t.verdict_summary}
     return {
         "arm": t.arm, "task": t.task, "trial": t.attempt, "success": t.status == "success",
-        "blocked": t.status == "blocked", "wall_sec": t.wall_s,
+        "blocked": t.blocked, "wall_sec": t.wall_s,
         "iterations": 0 if t.status == "infra_error" else t.iterations,
         "usage_by_role": ubr, "cost_usd_by_role": cbr, "total_cost_usd": t.total_cost,
         "verify_final": vf, "error": t.error,

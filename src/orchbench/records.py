@@ -20,6 +20,10 @@ ROLES: tuple[Role, ...] = ("orchestrator", "executor")
 Status = Literal["success", "failure", "blocked", "infra_error", "running", "interrupted"]
 COUNTED_STATUSES: frozenset[str] = frozenset({"success", "failure", "blocked"})
 FINAL_STATUSES: frozenset[str] = COUNTED_STATUSES | {"infra_error"}
+# A trial whose agent answered BLOCKED carries this note (then the agent's reason). It is a flag, not
+# an outcome: the trial is judged like any other and its status comes from the verdict, as in the
+# paper's harness. Stores written before the flag existed have status "blocked" instead.
+BLOCKED_NOTE = "blocked: "
 
 
 def utcnow() -> datetime:
@@ -105,6 +109,10 @@ class Verdict(BaseModel):
     failure_reasons: list[str] = Field(default_factory=list)
     summary: str = ""
     cached: bool = False
+    # The installed version of each package of the judge's venv (the task's [env]), so counts that
+    # move with a tool's release (mypy, ruff) can be traced to it.
+    tool_versions: dict[str, str] = Field(default_factory=dict)
+    duration_s: NonNegativeFloat = 0.0  # the judge's own time, when it ran (a cache hit keeps the original's)
 
 
 class Experiment(BaseModel):
@@ -139,6 +147,11 @@ class Trial(BaseModel):
     @property
     def counted(self) -> bool:
         return self.status in COUNTED_STATUSES
+
+    @property
+    def blocked(self) -> bool:
+        """The agent answered BLOCKED (see BLOCKED_NOTE)."""
+        return self.status == "blocked" or any(n.startswith(BLOCKED_NOTE) for n in self.notes)
 
     @property
     def orchestrator_tokens(self) -> int:

@@ -284,9 +284,13 @@ class BashTool:
             (d / "cache").mkdir()
             script = d / "bin" / "judge"
             script.parent.mkdir()
-            # -I: the workspace (cwd, PYTHONPATH) must not shadow the judge's own modules.
+            # -I: the workspace (cwd, PYTHONPATH) must not shadow the judge's own modules; the path
+            # inserted is this orchbench's own, so the agent's judge runs the runner's code.
+            pkg_root = Path(__file__).resolve().parent.parent.parent
+            boot = f"import sys; sys.path.insert(0, {str(pkg_root)!r}); from orchbench.judge.agent_cli import main; " \
+                "sys.exit(main())"
             script.write_text(
-                f'#!/bin/sh\nexec "{sys.executable}" -I -m orchbench.judge.agent_cli --context "{d / "ctx"}" "$@"\n'
+                f'#!/bin/sh\nexec "{sys.executable}" -I -c "{boot}" --context "{d / "ctx"}" "$@"\n'
             )
             script.chmod(0o755)
             self._bin = d
@@ -310,8 +314,10 @@ class BashTool:
 
     def _timeout_for(self, command: str) -> float:
         """`judge` may take as long as the task's judge does (typer's suite alone is ~140 s)."""
-        words, ws = command.split(), self.ws
-        if self._bin is not None and words and words[0] == "judge" and ws is not None:
+        from orchbench.judge.agent_cli import is_judge_call
+
+        ws = self.ws
+        if self._bin is not None and ws is not None and is_judge_call(command):
             return max(self.timeout_s, float(ws.task.judge.timeout_s) + 30)
         return self.timeout_s
 

@@ -1,8 +1,8 @@
 """Per (arm, task) cell: success-only medians, success rate, bootstrap CI, expected cost, tokens.
 
 Medians are over successful trials only (a failed trial's cost says how much was wasted, not what
-the job costs); the success rate counts success / failure / blocked, never infra errors, which are
-ours and not the agent's.
+the job costs); the success rate counts success / failure (and the legacy status blocked), never
+infra errors, which are ours and not the agent's. A BLOCKED answer is a flag counted in n_blocked.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ class Cell:
     arm: str
     task: str
     n_success: int
-    n_total: int  # counted trials: success + failure + blocked
+    n_total: int  # counted trials: success + failure (+ blocked, in stores from before the flag)
     n_failure: int
-    n_blocked: int
+    n_blocked: int  # trials whose agent answered BLOCKED (a flag: they are also successes or failures)
     n_infra_error: int
     success_rate: float | None
     wall_median: float | None
@@ -83,7 +83,7 @@ def compute_cells(
         cells.append(Cell(
             arm=arm, task=task, n_success=n_success, n_total=n_total,
             n_failure=int(status_counts[STATUSES.index("failure")]),
-            n_blocked=int(status_counts[STATUSES.index("blocked")]),
+            n_blocked=int(cols.blocked[rows].sum()),
             n_infra_error=int(status_counts[INFRA]),
             success_rate=rate,
             wall_median=_median(cols.wall[ok]),

@@ -47,6 +47,8 @@ class TrialColumns:
     usage: dict[str, np.ndarray] = field(default_factory=dict)
     role_cost: dict[str, np.ndarray] = field(default_factory=dict)
     models: dict[str, np.ndarray] = field(default_factory=dict)  # object arrays, None where absent
+    # bool: the agent answered BLOCKED (a flag beside the status); None = only the legacy status says so
+    blocked_flag: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.status.shape[0])
@@ -54,6 +56,11 @@ class TrialColumns:
     @property
     def success(self) -> np.ndarray:
         return self.status == SUCCESS
+
+    @property
+    def blocked(self) -> np.ndarray:
+        legacy = self.status == STATUSES.index("blocked")
+        return legacy if self.blocked_flag is None else legacy | self.blocked_flag
 
     @property
     def counted(self) -> np.ndarray:
@@ -78,7 +85,7 @@ class TrialColumns:
         return TrialColumns(
             arms=self.arms, tasks=self.tasks, arm_code=self.arm_code, task_code=self.task_code,
             status=self.status, wall=self.wall, iterations=self.iterations, cost=total,
-            usage=self.usage, role_cost=role_cost, models=self.models,
+            usage=self.usage, role_cost=role_cost, models=self.models, blocked_flag=self.blocked_flag,
         )
 
 
@@ -102,6 +109,7 @@ def build_columns(
     usage: dict[str, list[int]],
     role_cost: dict[str, list[float]],
     models: dict[str, list[str | None]],
+    blocked: Sequence[bool] | None = None,
 ) -> TrialColumns:
     """Columns from plain per-trial tuples (arm, task, status_code, wall, iterations, cost);
     `usage` holds 4 ints per trial, flat, in USAGE_FIELDS order."""
@@ -119,6 +127,7 @@ def build_columns(
         usage={r: np.asarray(v, dtype=np.int64).reshape(n, 4) for r, v in usage.items()},
         role_cost={r: np.asarray(v, dtype=np.float64) for r, v in role_cost.items()},
         models={r: np.asarray(v, dtype=object) for r, v in models.items()},
+        blocked_flag=None if blocked is None else np.fromiter(blocked, dtype=bool, count=n),
     )
 
 
@@ -136,6 +145,7 @@ def from_trials(items: Iterable[TrialItem], *, rate_card: RateCard | None = None
     usage: dict[str, list[int]] = {r: [] for r in ROLES}
     role_cost: dict[str, list[float]] = {r: [] for r in ROLES}
     models: dict[str, list[str | None]] = {r: [] for r in ROLES}
+    blocked: list[bool] = []
     for item in items:
         trial, calls = item if isinstance(item, tuple) else (item, [])
         if trial.status not in FINAL_STATUSES:
@@ -149,7 +159,8 @@ def from_trials(items: Iterable[TrialItem], *, rate_card: RateCard | None = None
         total = sum(costs.values()) if rate_card is not None else trial.total_cost
         rows.append((trial.arm, trial.task, _STATUS_CODE[trial.status], trial.wall_s,
                      float(trial.iterations), total))
-    return build_columns(rows, usage, role_cost, models)
+        blocked.append(trial.blocked)
+    return build_columns(rows, usage, role_cost, models, blocked)
 
 
 def _role_costs(trial: Trial, calls: list[Call], rate_card: RateCard | None) -> dict[str, float]:

@@ -23,7 +23,7 @@ def cells_table(a: Analysis) -> Table:
     for name, just in [("arm", "left"), ("task", "left"), ("succ", "right"), ("rate", "right"),
                        ("wall s", "right"), ("iters", "right"), ("cost $", "right"), ("95% CI $", "right"),
                        ("exp. $", "right"), ("orch tok", "right"), (e(f"x{a.baseline}"), "right"),
-                       ("infra", "right"), ("Pareto", "left")]:
+                       ("blocked", "right"), ("infra", "right"), ("Pareto", "left")]:
         t.add_column(name, justify=just, no_wrap=name in ("95% CI $", "Pareto"))  # type: ignore[arg-type]
     for c in a.cells:
         ci = "-" if c.cost_ci95 is None else f"{c.cost_ci95[0]:.2f}-{c.cost_ci95[1]:.2f}"
@@ -32,7 +32,7 @@ def cells_table(a: Analysis) -> Table:
         t.add_row(e(c.arm), e(c.task), f"{c.n_success}/{c.n_total}", _f(c.success_rate, ".2f"),
                   _f(c.wall_median, ".0f"), _f(c.iterations_median, "g"), _f(c.cost_median, ".2f"), ci,
                   _f(c.expected_cost, ".2f"), _f(c.orchestrator_tokens_median, ",.0f"),
-                  _f(c.tokens_ratio_to_baseline, ".2f"), str(c.n_infra_error), pareto)
+                  _f(c.tokens_ratio_to_baseline, ".2f"), str(c.n_blocked), str(c.n_infra_error), pareto)
     return t
 
 

@@ -123,7 +123,10 @@ def reproduce(
         return
     out_console = wide(console)
     out_console.print(f"[bold]Reproducing[/bold] {escape(PAPER)}", highlight=False)
-    print_tables(out_console, cells_table(r.paper), pairwise_table(r.paper), tokens_table(r.paper))
+    print_tables(out_console, cells_table(r.paper))
+    if r.caps_caveat:
+        out_console.print(escape(r.caps_caveat), highlight=False)
+    print_tables(out_console, pairwise_table(r.paper), tokens_table(r.paper))
     out_console.print(f"\n[bold]Re-priced with {escape(r.repriced.rate_card)}[/bold] "
                       "(costs recomputed from recorded usage)")
     print_tables(out_console, cells_table(r.repriced))

@@ -88,6 +88,9 @@ def check_cmd(
                       highlight=False, soft_wrap=True)
         if s.detail and (not s.ok or s.step == "base"):  # a red set-up's reasons are in its summary
             console.print(f"{'':>18}{s.detail}", highlight=False, markup=False, soft_wrap=True)
+        if s.step == "setup" and s.verdict and s.verdict.tool_versions:
+            tools = ", ".join(f"{n} {v}" for n, v in s.verdict.tool_versions.items())
+            console.print(f"{'':>18}judge tools: {tools}", highlight=False, markup=False, soft_wrap=True)
 
     results = [check_task(t, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh, on_step=show) for t in tasks]
     if json_out:

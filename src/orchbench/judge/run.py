@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from orchbench.judge.spec import JudgeCommand, JudgeSpec
 from orchbench.judge.tree import tree_digests, tree_hash
 from orchbench.records import CommandResult, Verdict
 from orchbench.sandbox import IN_SANDBOX_VAR, Limits, SandboxResult, run_sandboxed, sandbox_available
-from orchbench.tasks.venv import env_for
+from orchbench.tasks.venv import env_for, tool_versions
 from orchbench.tasks.workspace import force_rmtree
 
 _TAIL_CHARS = 4000
@@ -165,6 +166,7 @@ def run_judge(
     commands_only=True runs the commands alone (no checks, rules or fingerprints): for verifying a
     task's base, where a refactor check is red by design.
     """
+    t0 = time.perf_counter()
     spec: JudgeSpec = ws.task.judge
     checks = [] if commands_only else list(getattr(ws.task, "checks", []) or [])
     unsafe = _decide_unsafe(unsafe_no_sandbox)
@@ -202,6 +204,8 @@ def run_judge(
         counts=counts,
         failure_reasons=reasons,
         summary=_summary(passed, results, reasons),
+        tool_versions=tool_versions(Path(ws.venv), list(getattr(getattr(ws.task, "env", None), "packages", []))),
+        duration_s=time.perf_counter() - t0,
     )
     if key is not None and not any(c.timed_out for c in results):
         verdict_cache.store(key, verdict, cache_dir)

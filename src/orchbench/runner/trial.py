@@ -20,7 +20,7 @@ from orchbench.arms import Arm, ModelConfig
 from orchbench.errors import UserError
 from orchbench.models.base import InfraError, ModelAPI, RetryPolicy
 from orchbench.models.factory import check_keys, make_model
-from orchbench.records import Trial, Usage, Verdict, utcnow
+from orchbench.records import BLOCKED_NOTE, Trial, Usage, Verdict, utcnow
 from orchbench.runner.limits import DEFAULT_DEADLINE_S, TrialDeadline, trial_deadline
 
 ModelFactory = Callable[[ModelConfig, str], ModelAPI]  # (config, role) -> model
@@ -87,8 +87,12 @@ def build_agent(arm: Arm, task: Any, ws: Any, tools: list[Any], models: dict[str
 def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adhoc", attempt: int = 0,
               unsafe_no_sandbox: bool = False, model_factory: ModelFactory | None = None,
               trial_id: str | None = None, rate_card: Any = None, env: Mapping[str, str] | None = None,
-              retry: RetryPolicy | None = None, deadline_s: float | None = DEFAULT_DEADLINE_S) -> Trial:
-    """One trial, stored as it goes; it ends within `deadline_s` of wall-clock time (None: no deadline)."""
+              retry: RetryPolicy | None = None, deadline_s: float | None = DEFAULT_DEADLINE_S,
+              judge_cache: bool = False) -> Trial:
+    """One trial, stored as it goes; it ends within `deadline_s` of wall-clock time (None: no deadline).
+
+    The final judge runs afresh (`judge_cache=False`): a verdict-cache hit would make the trial's wall
+    time shorter than the run it records; `tasks check` may reuse verdicts."""
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env,
                        check_key=model_factory is None)
     factory = model_factory or default_factory(arm, task, env=env, retry=retry)
@@ -104,7 +108,7 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
     update: dict[str, Any] = {}
     try:
         with trial_deadline(deadline_s):
-            update = _attempt(task, arm, models, recorder, unsafe_no_sandbox)
+            update = _attempt(task, arm, models, recorder, unsafe_no_sandbox, judge_cache)
     except InfraError as exc:
         update = {"status": "infra_error", "error": str(exc)}
     except TrialDeadline as exc:  # a named failure: an agent that hangs the trial has failed it
@@ -118,7 +122,7 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
 
 
 def _attempt(task: Any, arm: Arm, models: dict[str, ModelAPI], recorder: Recorder,
-             unsafe_no_sandbox: bool) -> dict[str, Any]:
+             unsafe_no_sandbox: bool, judge_cache: bool) -> dict[str, Any]:
     from orchbench.judge.run import run_judge
     from orchbench.tasks.workspace import workspace
 
@@ -127,15 +131,18 @@ def _attempt(task: Any, arm: Arm, models: dict[str, ModelAPI], recorder: Recorde
         agent = build_agent(arm, task, ws, tools, models, recorder,
                             judge=lambda: run_judge(ws, unsafe_no_sandbox=unsafe_no_sandbox).summary)
         result = agent.run(task.prompt)
-        if result.outcome == "blocked":
-            return {"status": "blocked", "failure_reason": result.final_text[:500]}
-        verdict = run_judge(ws, unsafe_no_sandbox=unsafe_no_sandbox)
+        # A BLOCKED answer is judged too (as the paper's harness did): the flag is kept, the status
+        # comes from the verdict. The verdict records the judge's own time (duration_s).
+        verdict = run_judge(ws, cache=judge_cache, unsafe_no_sandbox=unsafe_no_sandbox)
     return _judged(result, verdict, arm.cap_for(task))
 
 
 def _judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
     reasons = list(verdict.failure_reasons)
-    if result.outcome == "cap":
+    flags = [BLOCKED_NOTE + result.final_text.strip()[:300]] if result.outcome == "blocked" else []
+    if result.outcome == "blocked":
+        reasons.insert(0, f"the agent answered {result.final_text.strip()[:200]}")
+    elif result.outcome == "cap":
         reasons.insert(0, f"turn cap {cap} reached")
     elif result.outcome == "overflow":
         reasons.insert(0, "context window exceeded")
@@ -144,11 +151,13 @@ def _judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
         "verdict": verdict,
         "verdict_summary": verdict.summary,
         "failure_reason": None if verdict.passed else ("; ".join(reasons) or "judge failed"),
+        "add_notes": flags,
     }
 
 
 def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: Any, t0: float) -> Trial:
     iterations = sum(1 for c in recorder.calls if c.role == "orchestrator")
+    update = {**update, "notes": trial.notes + update.pop("add_notes", [])}
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
                                     "iterations": iterations}).with_calls(recorder.calls)
     if store is not None:

@@ -141,7 +141,7 @@ def verify_oracle(task: Task, *, unsafe_no_sandbox: bool = False) -> StepResult:
         return StepResult(step="oracle", ok=False, expect="green", detail="the task has no [[reference]] solution")
     log = _CallLog()
     trial = run_trial(task, load_arm("oracle"), store=log, experiment="tasks-check",
-                      unsafe_no_sandbox=unsafe_no_sandbox)
+                      unsafe_no_sandbox=unsafe_no_sandbox, judge_cache=True)
     errors = [f"step {i}: {r.get('content', '')!s:.200}" for i, c in enumerate(log.calls)
               for r in c.tool_results if r.get("is_error")]
     ok = trial.status == "success" and not errors

@@ -97,12 +97,11 @@ def inject_text(text: str, rule: Injection, *, where: str) -> tuple[str, Applied
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    # Two blank lines either side: the block reads as its own top-level section, like a real edit would.
+    # The paper's layout: one blank line before the block, none after. It decides where ruff's import
+    # sorting (I001) fires, so it is part of what a task's set-up counts mean.
     block_lines = [ln + "\n" for ln in block.split("\n")]
-    before_pad = ["\n", "\n"] if after > 0 else []
-    new = lines[:after] + before_pad + block_lines + ["\n", "\n"] + lines[after:]
-    if after == len(lines):
-        new = lines + before_pad + block_lines
+    before_pad = ["\n"] if after > 0 else []
+    new = lines[:after] + before_pad + block_lines + lines[after:]
     applied = Applied(rule.id, where, rule.anchor, after + len(before_pad) + 1, len(block_lines), rule.category)
     return "".join(new), applied
 

@@ -7,10 +7,13 @@ subprocess whose PYTHONPATH was replaced (typer's suite does that) — imports t
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from orchbench.errors import UserError
@@ -96,3 +99,25 @@ def env_for(root: Path, venv: Path, extra: dict[str, str] | None = None) -> dict
     return {"PATH": path, "VIRTUAL_ENV": str(venv), WORKSPACE_VAR: str(root), "PYTHONPATH": str(root),
             **(extra or {})}
 
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.lru_cache(maxsize=64)
+def _installed(venv: str) -> dict[str, str]:
+    paths = [str(p) for p in Path(venv).glob("lib/python*/site-packages")]
+    return {_canonical(d.metadata["Name"]): d.version for d in metadata.distributions(path=paths)
+            if d.metadata["Name"]}
+
+
+def tool_versions(venv: Path, packages: list[str]) -> dict[str, str]:
+    """The installed version of each of `packages` (requirement strings) in `venv`, read from its
+    dist-info (not from the spec: an unpinned spec may resolve to anything). Missing ones are left out."""
+    found = _installed(str(Path(venv).resolve()))
+    names = [_canonical(m.group(0)) for spec in packages if (m := _NAME.match(spec.strip()))]
+    return {n: found[n] for n in names if n in found}

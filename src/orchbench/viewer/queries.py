@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any
 
 from orchbench.analysis.columns import STATUSES, TrialColumns, build_columns, status_code
-from orchbench.records import FINAL_STATUSES, ROLES
+from orchbench.records import BLOCKED_NOTE, FINAL_STATUSES, ROLES
 
 USAGE_KEYS = ("input", "output", "cache_write", "cache_read")
 
@@ -113,7 +113,9 @@ _VALID = ("json_valid(usage) AND json_type(usage) = 'object' AND typeof(wall_s) 
 # models only matter when re-pricing with a rate card, which the viewer does not do (it shows the
 # recorded costs, as `analyze` does without --rate-card), so they are not read.
 _EXTRACT = ", ".join(f"coalesce(json_extract(usage, '$.{role}.{k}'), 0)" for role in ROLES for k in USAGE_KEYS)
-_GOOD = (f"SELECT arm, task, status, wall_s, iterations, total_cost, {_EXTRACT} FROM trials {{index}} "
+# The BLOCKED flag (records.BLOCKED_NOTE, kept in the notes' JSON list), or the legacy status.
+_BLOCKED = "(status = 'blocked' OR instr(notes, '\"blocked: ') > 0)"
+_GOOD = (f"SELECT arm, task, status, wall_s, iterations, total_cost, {_BLOCKED}, {_EXTRACT} FROM trials {{index}} "
          f"WHERE experiment = ? AND ({_VALID}) ORDER BY rowid")
 _BAD = f"SELECT id, arm, task, status FROM trials {{index}} WHERE experiment = ? AND NOT ({_VALID}) ORDER BY rowid"
 
@@ -139,13 +141,13 @@ def grid_inputs(conn: sqlite3.Connection, exp: str) -> tuple[TrialColumns, dict[
     rows = [(r[0], r[1], status_code(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in final]
     # 4 ints per trial, flat, in USAGE_FIELDS order (what build_columns takes)
     usage: dict[str, list[int]] = {
-        role: [v for r in final for v in r[6 + 4 * i:10 + 4 * i]] for i, role in enumerate(ROLES)}
+        role: [v for r in final for v in r[7 + 4 * i:11 + 4 * i]] for i, role in enumerate(ROLES)}
     corrupt = []
     for tid, arm, task, status in conn.execute(_BAD.format(index=index), (exp,)):
         count(arm, task, status)
         if status in FINAL_STATUSES:
             corrupt.append(tid)
-    return build_columns(rows, usage, {}, {}), counts, corrupt
+    return build_columns(rows, usage, {}, {}, [bool(r[6]) for r in final]), counts, corrupt
 
 
 # ---- a cell's trials, one trial, its calls -------------------------------------------------------
@@ -157,7 +159,7 @@ def cell_exists(conn: sqlite3.Connection, exp: str, arm: str, task: str) -> bool
 
 def cell_trials(conn: sqlite3.Connection, exp: str, arm: str, task: str) -> list[dict[str, Any]]:
     q = ("SELECT t.id, t.attempt, t.status, t.wall_s, t.iterations, t.total_cost, t.failure_reason, t.error, "
-         "t.verdict_summary, t.started_at, t.ended_at, "
+         f"t.verdict_summary, t.started_at, t.ended_at, {_BLOCKED} AS blocked, "
          "(SELECT count(*) FROM calls c WHERE c.trial_id = t.id) AS n_calls "
          "FROM trials t WHERE t.experiment = ? AND t.arm = ? AND t.task = ? ORDER BY t.attempt, t.rowid")
     return [_check_numbers(decode(r, frozenset()), _TRIAL_NUM) for r in conn.execute(q, (exp, arm, task))]
@@ -168,6 +170,9 @@ def trial(conn: sqlite3.Connection, trial_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     d = _check_numbers(decode(row, _TRIAL_JSON), _TRIAL_NUM)
+    notes = d.get("notes")
+    notes = notes if isinstance(notes, list) else []
+    d["blocked"] = d.get("status") == "blocked" or any(str(n).startswith(BLOCKED_NOTE) for n in notes)
     if d.get("status") not in STATUSES:
         d.setdefault("corrupt", []).append("status")
         d.setdefault("raw", {})["status"] = str(d.get("status"))

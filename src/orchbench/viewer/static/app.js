@@ -24,6 +24,8 @@ function h(tag, attrs, ...kids) {
 }
 const num = (field, value, text) => h("span", {"data-field": field, "data-value": JSON.stringify(value)}, text);
 const statusEl = s => h("span", {class: "status-" + s, "data-field": "status"}, s);
+// The agent answered BLOCKED: a flag beside the judged status (legacy stores: the status itself).
+const blockedEl = b => b ? h("span", {class: "status-blocked", "data-field": "blocked"}, " · BLOCKED") : null;
 const corruptEl = (field, raw) => h("span", {class: "corrupt", "data-corrupt": field},
   `corrupt column ${field}: `, h("code", {}, String(raw ?? "").slice(0, 200)));
 
@@ -126,6 +128,7 @@ async function gridPage(route) {
     const sc = (g.status_counts[arm] || {})[task] || {};
     if (!c && !Object.keys(sc).length) return h("td", {class: "cell muted"}, "—");
     const extra = ["infra_error", "running", "interrupted"].filter(s => sc[s]).map(s => `${sc[s]} ${s}`);
+    if (c?.n_blocked) extra.unshift(`${c.n_blocked} answered BLOCKED`);
     return h("td", {class: "cell" + (c?.pareto_dominated ? " dominated" : ""), "data-arm": arm, "data-task": task},
       h("a", {href: href.cell(route.exp, arm, task)},
         h("div", {class: "rate"}, num("n_success", c?.n_success ?? 0, c?.n_success ?? 0), " / ",
@@ -207,7 +210,7 @@ async function cellPage(route) {
       (st.dir === "asc" ? "ascending" : "descending") : "none"));
     tbody.replaceChildren(...rows.map(t => h("tr", {"data-trial": t.id},
       h("td", {class: "mono"}, h("a", {href: href.trial(t.id)}, t.id)),
-      h("td", {class: "num"}, t.attempt), h("td", {}, statusEl(t.status)),
+      h("td", {class: "num"}, t.attempt), h("td", {}, statusEl(t.status), t.status !== "blocked" ? blockedEl(t.blocked) : null),
       h("td", {class: "num"}, num("total_cost", t.total_cost, Fmt.cost(t.total_cost))),
       h("td", {class: "num"}, num("wall_s", t.wall_s, Fmt.secs(t.wall_s))),
       h("td", {class: "num"}, num("iterations", t.iterations, t.iterations)),

@@ -137,7 +137,7 @@ async function trialPage(route) {
   const node = h("section", {},
     h("h1", {}, `Trial ${t.id}`),
     h("dl", {class: "kv"},
-      kv("status", statusEl(t.status)), kv("arm × task", `${t.arm} × ${t.task} (attempt ${t.attempt})`),
+      kv("status", [statusEl(t.status), t.status !== "blocked" ? blockedEl(t.blocked) : null]), kv("arm × task", `${t.arm} × ${t.task} (attempt ${t.attempt})`),
       // A trial's totals are derived from its calls when it finishes: until then, sum the calls.
       unfinished ? kv("cost so far", [num("total_cost", tr.total_cost, Fmt.cost(tr.total_cost)),
         h("span", {class: "muted"}, ` (from ${tr.n_calls} calls; the trial has not finished)`)])
