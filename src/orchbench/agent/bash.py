@@ -17,7 +17,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from orchbench.agent.tools import BASH_OUTPUT_CHARS, Style, ToolOutput, cut_middle
+from orchbench.agent.tool import BASH_OUTPUT_CHARS, Style, ToolOutput, cut_middle
 from orchbench.errors import UserError
 from orchbench.sandbox import Limits, run_sandboxed, sandbox_available
 

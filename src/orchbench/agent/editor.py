@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orchbench.agent import fileview
-from orchbench.agent.tools import ToolError, ToolOutput, cut_head_tail
+from orchbench.agent.tool import ToolError, ToolOutput, cut_head_tail
 
 Style = Literal["orchbench", "paper"]
 VIEW_MAX_CHARS = 16_000  # orchbench style: one view never carries more; view_range pages through
@@ -153,9 +153,9 @@ class EditorTool:
                 raise ToolError(f"view_range {rng} is outside the file's lines 1..{size.lines}")
         text, last = fileview.line_range(full, start, end, VIEW_MAX_CHARS)
         if last < end:
-            step = max(last - start + 1, 1)
+            more = -1 if rng is None or rng[1] == -1 else end
             text += (f"\n[showing lines {start}-{last} of {size.lines:,}; see more with "
-                     f"view_range [{last + 1}, {min(last + step, size.lines)}]]")
+                     f"view_range [{last + 1}, {more}]]")
         return text
 
     # -- edits -----------------------------------------------------------------------------------

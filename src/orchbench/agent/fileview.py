@@ -77,9 +77,7 @@ def tail(path: Path, chars: int, total_lines: int) -> str:
         start = max(0, size - 4 * chars - 16)
         fh.seek(start)
         text = fh.read().decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    if start > 0:
-        lines = lines[1:]  # the first line may have started before the block
+    lines = text.split("\n")  # the first may have started before the block: only its end is shown
     return number(lines, total_lines - len(lines) + 1)[-chars:]
 
 
@@ -94,21 +92,21 @@ def line_range(path: Path, start: int, end: int, max_chars: int) -> tuple[str, i
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         for i in range(1, end + 1):
             raw = fh.readline(max_chars + 1)
-            if raw == "" and i > 1:
-                break
-            line = raw.removesuffix("\n")
-            if not raw.endswith("\n") and len(raw) > max_chars:
+            ended = raw.endswith("\n")
+            line = raw[:-1] if ended else raw
+            if not ended and len(raw) > max_chars:  # a line longer than a page: show its start
                 line = raw[:max_chars] + " [line cut]"
                 while (rest := fh.readline(CHUNK)) and not rest.endswith("\n"):
-                    pass  # skip the remainder of the long line
-            if i < start:
-                continue
-            piece = f"{i:{NUM_WIDTH}}\t{line}"
-            if out and used + len(piece) + 1 > max_chars:
+                    pass
+                ended = rest.endswith("\n")
+            if i >= start:
+                piece = f"{i:{NUM_WIDTH}}\t{line}"
+                if out and used + len(piece) + 1 > max_chars:
+                    break
+                out.append(piece)
+                used, last = used + len(piece) + 1, i
+            if not ended:  # the file's last line (as str.split counts them)
                 break
-            out.append(piece)
-            used += len(piece) + 1
-            last = i
     return "\n".join(out), last
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from orchbench.agent.recorder import Recorder
-from orchbench.agent.tools import Tool
+from orchbench.agent.tool import Tool
 from orchbench.models.base import ContextOverflow, InfraError, ModelAPI, ModelResponse
 from orchbench.records import Role, utcnow
 

@@ -21,7 +21,7 @@ from orchbench.agent.returns import (
     snapshot,
     transcript_text,
 )
-from orchbench.agent.tools import Tool, ToolOutput
+from orchbench.agent.tool import Tool, ToolOutput
 from orchbench.models.base import ModelAPI
 
 

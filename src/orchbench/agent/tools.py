@@ -1,7 +1,6 @@
-"""The agent's tools: what every tool is (a schema and a `run` that returns a ToolOutput), and the
-tool profiles an arm chooses from.
+"""The agent's tools and the tool profiles an arm chooses from.
 
-Tools speak Anthropic's tool-definition format. The file tools live in agent/editor.py (they run
+What a tool is lives in agent/tool.py. The file tools live in agent/editor.py (they run
 in our process, confined to the workspace), bash in agent/bash.py (sandboxed). A profile names
 the set a role gets:
 
@@ -14,54 +13,27 @@ the set a role gets:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-Style = Literal["orchbench", "paper"]
+from orchbench.agent.bash import BashTool
+from orchbench.agent.editor import EditorTool, GlobTool
+from orchbench.agent.tool import (
+    BASH_OUTPUT_CHARS,
+    Style,
+    Tool,
+    ToolError,
+    ToolOutput,
+    cut_head_tail,
+    cut_middle,
+)
+
 Profile = Literal["orchbench", "paper", "paper-files"]
 PROFILES: tuple[str, ...] = ("orchbench", "paper", "paper-files")
-BASH_OUTPUT_CHARS = 8000
-
-
-@dataclass
-class ToolOutput:
-    """What a tool answers: the text the model reads, and whether it is an error result."""
-
-    text: str
-    is_error: bool = False
-
-
-class Tool(Protocol):
-    name: str
-
-    def schema(self) -> dict[str, Any]: ...
-
-    def run(self, args: dict[str, Any]) -> ToolOutput: ...
-
-
-class ToolError(Exception):
-    """A mistake in the tool call: reported to the model as an error result, never raised further."""
-
-
-def cut_middle(text: str, limit: int) -> str:
-    """Head and tail of `text` with a marker saying how much was cut, when it exceeds `limit`."""
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - 2 * half} chars cut ...]\n{text[-half:]}"
-
-
-def cut_head_tail(head: str, tail: str, total: int) -> str:
-    """A text of `total` characters shown as its `head` and `tail` with a marker between."""
-    return f"{head}\n[... {total - len(head) - len(tail):,} characters cut ...]\n{tail}"
 
 
 def make_tools(profile: str, ws: Any, *, unsafe_no_sandbox: bool = False) -> list[Tool]:
     """The tools of `profile` in workspace `ws` (a Workspace, or a bare directory for tests)."""
-    from orchbench.agent.bash import BashTool
-    from orchbench.agent.editor import EditorTool, GlobTool
-
     root = Path(ws.root if hasattr(ws, "root") else ws)
     if profile == "orchbench":
         return [EditorTool(root), BashTool(ws, unsafe_no_sandbox=unsafe_no_sandbox)]
@@ -74,9 +46,6 @@ def make_tools(profile: str, ws: Any, *, unsafe_no_sandbox: bool = False) -> lis
     raise UserError(f"unknown tool profile {profile!r}; use one of {', '.join(PROFILES)}")
 
 
-# The tool classes, for `from orchbench.agent.tools import EditorTool, BashTool`.
-from orchbench.agent.bash import BashTool
-from orchbench.agent.editor import EditorTool, GlobTool
 
-__all__ = ["BashTool", "EditorTool", "GlobTool", "Tool", "ToolError", "ToolOutput", "cut_head_tail",
-           "cut_middle", "make_tools"]
+__all__ = ["BASH_OUTPUT_CHARS", "PROFILES", "BashTool", "EditorTool", "GlobTool", "Profile", "Style", "Tool",
+           "ToolError", "ToolOutput", "cut_head_tail", "cut_middle", "make_tools"]
