@@ -19,8 +19,12 @@ def test_presets_are_the_papers_arms():
     assert (d.orchestrator.model, d.executor) == (HAIKU, None)
     assert [[arm.cap_for(f"typer-T{i}") for i in (1, 2, 3)] for arm in (a, b, c, d)] == [
         [40, 40, 40], [80, 60, 60], [40, 40, 40], [100, 120, 80]]
-    assert b.executor_cap == c.executor_cap == 20
-    assert (b.return_policy.kind, b.return_policy.max_chars) == ("transcript_tail", 4000)
+    assert (b.executor_cap, b.executor_deadline_s, c.executor_cap, c.executor_deadline_s) == (None, 600, 20, None)
+    assert (b.return_policy.kind, b.return_policy.max_chars) == ("cli_wrapper", 4000)
+    assert (b.tool_profile, b.executor_tool_profile, c.executor_tool_profile) == ("paper", "paper-files", None)
+    assert {arm.tool_profile for arm in (a, c, d)} == {"paper"} and {arm.prompts.set for arm in (a, b, c, d)} == {"paper"}
+    assert {cfg.max_tokens for arm in (a, b, c, d) for _, cfg in arm.models()} == {4096}
+    assert b.executor.num_ctx == 32768
     assert (c.return_policy.kind, c.return_policy.max_chars) == ("final_text", 1500)
     assert {arm.caching for arm in (a, b, c, d)} == {"paper"}
     assert "delegate" in b.system_prompt and "BLOCKED" in a.system_prompt

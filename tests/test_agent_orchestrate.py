@@ -50,7 +50,7 @@ def test_final_text_policy_is_the_paper_haiku_arm(tmp_path):
     result, rec, srv = run(tmp_path, ReturnPolicy(kind="final_text", max_chars=1500))
     assert result.outcome == "done" and (tmp_path / "pkg" / "new.py").exists()
     hb = handback_of(srv)
-    assert hb == "[executor finished after 3 turns]\n" + LONG[:1500]
+    assert hb == "executor (3 iters): " + LONG[:1500]
     # the orchestrator's tools: the same tools plus delegate_to_executor, whose schema is fixed
     orch_tools = srv.bodies[0]["tools"]
     assert [t["name"] for t in orch_tools] == ["write_file", "echo", DELEGATE]
@@ -108,8 +108,10 @@ def test_executor_cap_is_its_own(tmp_path):
     result, rec, srv = run(tmp_path, ReturnPolicy(kind="final_text"), executor_cap=3, script=script)
     ex = [c for c in rec.calls if c.role == "executor"]
     assert len(ex) == 3
-    assert handback_of(srv) == "[executor finished after 3 turns]\n(turn cap reached)"
+    assert handback_of(srv) == "executor (3 iters): "  # its last text: it only ever called tools
     assert result.outcome == "done"
+    assert rec.notes == ["delegation at orchestrator turn 0: executor cap after 3 turns, "
+                         + rec.notes[0].rsplit(", ", 1)[1]]
 
 
 def test_structured_trims_file_list_before_losing_status():

@@ -9,9 +9,8 @@ import pytest
 from orchbench.arms import ModelConfig
 from orchbench.errors import UserError
 from orchbench.models.base import ContextOverflow, InfraError, RetryPolicy
-from orchbench.models.factory import check_keys, make_model, ollama_base_url
+from orchbench.models.factory import check_keys, ollama_base_url
 from orchbench.models.openai_api import OpenAIModel
-from orchbench.records import Usage
 from tests.fakes._http import Fault, Reply, text, tool_use
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -112,16 +111,6 @@ def test_quota_and_auth_fail_at_once(kind, expect):
 def test_context_length_is_context_overflow():
     with FakeOpenAI([Fault("context")]) as srv, pytest.raises(ContextOverflow):
         model(srv).complete(system="", messages=MESSAGES[:1], tools=[])
-
-
-def test_ollama_is_reached_through_ollama_host():
-    with FakeOpenAI([text("hi from qwen")]) as srv:
-        cfg = ModelConfig(provider="ollama", model="qwen3.5:9b")
-        m = make_model(cfg, env={"OLLAMA_HOST": f"127.0.0.1:{srv.port}"})
-        r = m.complete(system="", messages=MESSAGES[:1], tools=[])
-    assert r.text == "hi from qwen" and srv.bodies[0]["model"] == "qwen3.5:9b"
-    assert srv.requests[0].path == "/v1/chat/completions"
-    assert r.usage == Usage(input=srv.billed[0].input, output=srv.billed[0].output)
 
 
 def test_ollama_host_forms():

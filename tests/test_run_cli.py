@@ -83,7 +83,7 @@ def test_arm_c_through_base_url_then_show_the_handback(tmp_path):
     shown = invoke("show", tid, "--db", db, "--full")
     out = shown.output
     assert shown.exit_code == 0 and "exec 3 (of 0)" in out and "handed back at orchestrator turn 0" in out
-    assert "[executor finished after 4 turns]" in out and "Fixed add; tests pass." in out
+    assert "executor (4 iters): Fixed add; tests pass." in out
     # the last running total is the trial's total cost
     rows = [line.split() for line in out.splitlines() if line.startswith(("orch ", " └ exec "))]
     assert len(rows) == 6
@@ -99,7 +99,7 @@ def test_dry_run_calls_no_model(tmp_path):
     assert srv.requests == []
     out = r.output
     for needle in ("ANTHROPIC_API_KEY MISSING", "delegate_to_executor", "str_replace_editor", "input_schema",
-                   "The function `add`", "Do not edit files directly", "protected tests/test_calc.py",
+                   "The function `add`", "Avoid create, str_replace and insert", "protected tests/test_calc.py",
                    "no model was called", "outer-turn cap on tiny-calc: 40; executor cap 20"):
         assert needle in out, needle
 

@@ -3,6 +3,7 @@ SDKs talking to loopback servers, the real store and the paper's rate card."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_arm_c_orchestrated_records_executor_calls_and_handback(task, store, car
     orch = [c for c in calls if c.role == "orchestrator"]
     ex = [c for c in calls if c.role == "executor"]
     assert len(orch) == 2 and len(ex) == 4 and {c.parent_turn for c in ex} == {0}
-    assert orch[0].handback_chars == len("[executor finished after 4 turns]\n") + 1500
+    assert orch[0].handback_chars == len("executor (4 iters): ") + 1500
     for c in calls:
         assert c.cost_usd == pytest.approx(paper_cost(c.model, c.usage), abs=1e-9)
     stored = store.trial(t.id)
@@ -190,12 +191,12 @@ def test_unknown_model_price_fails_before_the_trial(task, card):
 
 
 def test_arm_b_opus_with_a_local_executor_over_ollama(task, store, card):
-    """Arm B's shape: Anthropic orchestrator, OpenAI-compatible executor found through OLLAMA_HOST,
-    transcript_tail hand-back, executor tokens free, orchestrator pays to re-read the hand-back."""
-    from tests.fakes.openai_server import FakeOpenAI
+    """Arm B's shape: Anthropic orchestrator, executor on Ollama's native API found through OLLAMA_HOST
+    with file tools only, the wrapper's hand-back, executor tokens free, orchestrator pays to re-read it."""
+    from tests.fakes.ollama_server import FakeOllama
 
     policy = SolutionPolicy(task.reference, final_text="Fixed add.")
-    with FakeAnthropic(policy=policy, min_cacheable=200) as opus, FakeOpenAI(policy=policy) as qwen:
+    with FakeAnthropic(policy=policy, min_cacheable=200) as opus, FakeOllama(policy=policy) as qwen:
         arm = load_arm("B").with_base_url(opus.base_url)
         env = {**KEY, "OLLAMA_HOST": f"127.0.0.1:{qwen.port}"}
         t = run_trial(task, arm, store=store, rate_card=card, env=env, retry=fast())
@@ -206,11 +207,14 @@ def test_arm_b_opus_with_a_local_executor_over_ollama(task, store, card):
     assert [c.usage for c in ex] == qwen.billed and [c.usage for c in orch] == opus.billed
     assert {c.model for c in ex} == {"qwen3.5:9b"} and all(c.cost_usd == 0 for c in ex)
     hb = orch[0].tool_results[0]["content"]
-    assert hb.endswith("[exit status: 0]") and "$ python -m unittest" in hb and len(hb) <= 4000 + 60
+    assert hb.startswith("== executor qwen3.5:9b @ http://127.0.0.1:") and "Fixed add." in hb
+    assert re.search(r"^d[rwx-]{9} .* calc$", hb, re.MULTILINE)  # the root listing, `ls -la` style
+    assert hb.endswith("\n[exit=0]") and len(hb) <= 4000 + 60
     assert orch[0].handback_chars == len(hb)
     # the hand-back is part of what the orchestrator's last call had to read
     assert opus.bodies[-1]["messages"][-1]["content"][0]["content"] == hb
     assert store.trial(t.id).cost["executor"] == 0
+    assert any(n.startswith("executor: ollama ") and "num_ctx 32768" in n for n in store.trial(t.id).notes)
 
 
 class _Dies:

@@ -69,7 +69,7 @@ def test_mkfifo_in_the_workspace_does_not_hang_a_diff_stat_trial(tmp_path: Path)
     arm_file = tmp_path / "diffstat.toml"
     arm_file.write_text('base = "C"\n[return_policy]\nkind = "diff_stat"\n')
     script = [tool_use("delegate_to_executor", {"instruction": "make a pipe"}, id="d1"),
-              tool_use("bash", {"command": "mkfifo pipe && echo made"}, id="b1"), text("made a pipe"),
+              tool_use("bash", {"cmd": "mkfifo pipe && echo made"}, id="b1"), text("made a pipe"),
               text("done")]
     with FakeAnthropic(script) as srv, Store(tmp_path / "runs.db") as store:
         arm = load_arm(str(arm_file)).with_base_url(srv.base_url)
@@ -82,7 +82,7 @@ def test_mkfifo_in_the_workspace_does_not_hang_a_diff_stat_trial(tmp_path: Path)
 @needs_bwrap
 @pytest.mark.timeout(300)
 def test_trial_past_its_deadline_is_a_named_failure(tmp_path: Path) -> None:
-    script = [tool_use("bash", {"command": "sleep 7301"}, id="b1"), text("done")]
+    script = [tool_use("bash", {"cmd": "sleep 7301"}, id="b1"), text("done")]
     with FakeAnthropic(script) as srv, Store(tmp_path / "runs.db") as store:
         t0 = time.monotonic()
         t = run_trial(load_task(str(TINY)), load_arm("A").with_base_url(srv.base_url), store=store,
@@ -110,7 +110,7 @@ def _start_run(srv: FakeAnthropic, db: Path) -> subprocess.Popen[str]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killed_during_a_long_command_every_billed_call_is_stored(tmp_path: Path, sig: int) -> None:
     token = f"73{sig}{os.getpid() % 1000}"
-    script = [tool_use("bash", {"command": f"sleep {token}"}, id="b1"), text("done")]  # one billed call, a long tool
+    script = [tool_use("bash", {"cmd": f"sleep {token}"}, id="b1"), text("done")]  # one billed call, a long tool
     db = tmp_path / "runs.db"
     with FakeAnthropic(script) as srv:
         proc = _start_run(srv, db)

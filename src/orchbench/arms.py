@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 
 from orchbench.agent import prompts
+from orchbench.agent.prompts import PromptSet
 from orchbench.agent.returns import ReturnPolicy
+from orchbench.agent.tools import Profile
 from orchbench.errors import UserError
 from orchbench.tomlfile import explain, read_toml
 
@@ -17,6 +19,9 @@ Provider = Literal["anthropic", "openai", "ollama", "scripted"]
 OPUS = "claude-opus-4-7"
 HAIKU = "claude-haiku-4-5-20251001"
 QWEN = "qwen3.5:9b"
+PAPER_MAX_TOKENS = 4096  # the paper's harness sent this on every call
+PAPER_NUM_CTX = 32768  # arm B's executor context on Ollama (the paper left the server's default)
+PAPER_DEADLINE_S = 600.0  # arm B: wall-clock limit of one delegation, no turn cap
 
 
 class _Strict(BaseModel):
@@ -32,12 +37,23 @@ class ModelConfig(_Strict):
     max_tokens: PositiveInt = 8192
     caching: str | None = None  # overrides the arm's policy for this model (anthropic only)
     timeout_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    # Ollama only: the context length, sent as options.num_ctx on every request (None: the server's).
+    num_ctx: PositiveInt | None = None
 
 
 class Prompts(_Strict):
-    solo: str = prompts.SOLO
-    orchestrator: str = prompts.ORCHESTRATOR
-    executor: str = prompts.EXECUTOR
+    """The prompt set an arm uses, and any of its texts replaced."""
+
+    set: Literal["paper", "orchbench"] = "orchbench"
+    solo: str | None = None
+    orchestrator: str | None = None
+    executor: str | None = None
+    delegate: str | None = None
+
+    def resolved(self) -> PromptSet:
+        base = prompts.SETS[self.set]
+        return PromptSet(solo=self.solo or base.solo, orchestrator=self.orchestrator or base.orchestrator,
+                         executor=self.executor or base.executor, delegate=self.delegate or base.delegate)
 
 
 class Arm(_Strict):
@@ -49,7 +65,10 @@ class Arm(_Strict):
     return_policy: ReturnPolicy = Field(default_factory=ReturnPolicy)
     # Outer-turn caps by task name; "default" for any other task.
     caps: dict[str, PositiveInt] = Field(default_factory=lambda: {"default": 40})
-    executor_cap: PositiveInt = 20
+    executor_cap: PositiveInt | None = 20  # None: no turn cap (then set executor_deadline_s)
+    executor_deadline_s: PositiveFloat | None = None  # wall-clock limit of one delegation
+    tool_profile: Profile = "orchbench"  # see agent/tools.py
+    executor_tool_profile: Profile | None = None  # None: the same as tool_profile
     prompts: Prompts = Field(default_factory=Prompts)
 
     @property
@@ -58,7 +77,8 @@ class Arm(_Strict):
 
     @property
     def system_prompt(self) -> str:
-        return self.prompts.orchestrator if self.orchestrated else self.prompts.solo
+        texts = self.prompts.resolved()
+        return texts.orchestrator if self.orchestrated else texts.solo
 
     def models(self) -> list[tuple[str, ModelConfig]]:
         out = [("orchestrator", self.orchestrator)]
@@ -88,7 +108,7 @@ class Arm(_Strict):
                 return hints.outer_turns
         return self.caps.get("default", 40)
 
-    def executor_cap_for(self, task: Any) -> int:
+    def executor_cap_for(self, task: Any) -> int | None:
         hints = getattr(task, "caps", None)
         if hints is not None and hints.executor_turns and "executor_cap" not in self.model_fields_set:
             return hints.executor_turns
@@ -100,21 +120,25 @@ def _caps(t1: int, t2: int, t3: int) -> dict[str, int]:
 
 
 def _preset(name: str) -> Arm:
-    opus = ModelConfig(provider="anthropic", model=OPUS)
-    haiku = ModelConfig(provider="anthropic", model=HAIKU)
-    qwen = ModelConfig(provider="ollama", model=QWEN)
+    opus = ModelConfig(provider="anthropic", model=OPUS, max_tokens=PAPER_MAX_TOKENS)
+    haiku = ModelConfig(provider="anthropic", model=HAIKU, max_tokens=PAPER_MAX_TOKENS)
+    qwen = ModelConfig(provider="ollama", model=QWEN, max_tokens=PAPER_MAX_TOKENS, num_ctx=PAPER_NUM_CTX,
+                       timeout_s=PAPER_DEADLINE_S)
+    paper: dict[str, Any] = {"tool_profile": "paper", "prompts": Prompts(set="paper")}
     if name == "A":
-        return Arm(name="A", description="Opus 4.7 solo", orchestrator=opus, caps=_caps(40, 40, 40))
+        return Arm(name="A", description="Opus 4.7 solo", orchestrator=opus, caps=_caps(40, 40, 40), **paper)
     if name == "B":
+        # The paper's B executor was a CLI agent with file tools only, no turn cap, 600 s per delegation.
         return Arm(name="B", description="Opus 4.7 orchestrates local Qwen 3.5-9B (Ollama, $0)",
-                   orchestrator=opus, executor=qwen, caps=_caps(80, 60, 60),
-                   return_policy=ReturnPolicy(kind="transcript_tail", max_chars=4000))
+                   orchestrator=opus, executor=qwen, caps=_caps(80, 60, 60), executor_cap=None,
+                   executor_deadline_s=PAPER_DEADLINE_S, executor_tool_profile="paper-files",
+                   return_policy=ReturnPolicy(kind="cli_wrapper", max_chars=4000), **paper)
     if name == "C":
         return Arm(name="C", description="Opus 4.7 orchestrates Haiku 4.5", orchestrator=opus,
                    executor=haiku, caps=_caps(40, 40, 40),
-                   return_policy=ReturnPolicy(kind="final_text", max_chars=1500))
+                   return_policy=ReturnPolicy(kind="final_text", max_chars=1500), **paper)
     if name == "D":
-        return Arm(name="D", description="Haiku 4.5 solo", orchestrator=haiku, caps=_caps(100, 120, 80))
+        return Arm(name="D", description="Haiku 4.5 solo", orchestrator=haiku, caps=_caps(100, 120, 80), **paper)
     if name == "oracle":
         return Arm(name="oracle", description="the task's reference solution, no model",
                    orchestrator=ModelConfig(provider="scripted", model="oracle"), caching="none",

@@ -170,6 +170,10 @@ class FakeServer:
     def check_auth(self, headers: dict[str, str]) -> Fault | None:
         return None
 
+    def route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """Answer a request to another path than `path` (metadata endpoints), or None for a 404."""
+        return None
+
 
 def _make_handler(owner: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -188,6 +192,13 @@ def _make_handler(owner: FakeServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:
+            answer = owner.route("GET", self.path.split("?")[0], {})
+            if answer is None:
+                self._send(404, {"error": {"type": "not_found_error", "message": f"no route {self.path}"}})
+                return
+            self._send(*answer)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -200,6 +211,10 @@ def _make_handler(owner: FakeServer) -> type[BaseHTTPRequestHandler]:
             with owner.state.lock:
                 owner.state.requests.append(Recorded(self.path, headers, body, owner.clock()))
             if self.path.split("?")[0] != owner.path:
+                answer = owner.route("POST", self.path.split("?")[0], body)
+                if answer is not None:
+                    self._send(*answer)
+                    return
                 self._send(404, {"error": {"type": "not_found_error", "message": f"no route {self.path}"}})
                 return
             step: Step | None = owner.check_auth(headers)

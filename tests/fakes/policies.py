@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orchbench.agent.recorder import DELEGATE
 from tests.fakes._http import Reply, View
-
-DELEGATE = "delegate_to_executor"
 
 
 def _ref(step: Any) -> dict[str, Any]:

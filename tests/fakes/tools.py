@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-@dataclass
-class Out:
-    text: str
-    is_error: bool = False
+from orchbench.agent.tools import ToolOutput as Out
 
 
 class WriteTool:

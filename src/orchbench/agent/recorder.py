@@ -34,7 +34,14 @@ class Recorder:
         self.pricer = pricer
         self.calls: list[Call] = []
         self._ids: list[int | None] = []
+        # Facts about the trial that are not one call's: a local model's digest and context length,
+        # an executor's real outcome behind a hand-back that does not show it. Kept in order, once each.
+        self.notes: list[str] = []
         self._next_turn: dict[str, int] = {}
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def price(self, model: str, usage: Usage) -> float:
         if self.pricer is None or usage.total == 0:  # scripted models: no tokens, nothing to price

@@ -7,9 +7,12 @@ paper's finding), so its size is the knob. Each policy is a function of an Execu
 from __future__ import annotations
 
 import difflib
+import grp
 import json
 import os
+import pwd
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +22,7 @@ from pydantic import BaseModel, PositiveInt
 
 from orchbench.errors import UserError
 
-PolicyKind = Literal["final_text", "transcript_tail", "diff_stat", "structured"]
+PolicyKind = Literal["final_text", "transcript_tail", "cli_wrapper", "diff_stat", "structured"]
 SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
              "node_modules", ".tox", ".orchbench"}
 MAX_SNAPSHOT_FILE = 2_000_000
@@ -27,9 +30,12 @@ MAX_SNAPSHOT_FILE = 2_000_000
 
 class ReturnPolicy(BaseModel):
     kind: PolicyKind = "final_text"
-    max_chars: PositiveInt = 1500  # final_text / transcript_tail / diff_stat
+    max_chars: PositiveInt = 1500  # final_text / transcript_tail / cli_wrapper / diff_stat
     max_tokens: PositiveInt = 400  # structured: bounded in tokens (4 chars a token)
     judge: bool = False  # structured: run the judge after the delegation and include its summary
+
+    def needs_listing(self) -> bool:
+        return self.kind == "cli_wrapper"
 
     def needs_snapshot(self) -> bool:
         return self.kind in ("diff_stat", "structured")
@@ -51,6 +57,9 @@ class ExecutorReport:
     transcript: str = ""
     changes: list[FileChange] | None = None
     judge_summary: str | None = None
+    banner: str = ""  # cli_wrapper: the wrapper's first line (executor model, host)
+    listing: str = ""  # cli_wrapper: `ls -la` of the repository root after the run
+    wall_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -117,11 +126,40 @@ def head_tail(text: str, limit: int) -> str:
 
 
 def final_text(r: ExecutorReport, p: ReturnPolicy) -> str:
-    return f"[executor finished after {r.turns} turns]\n{r.final_text[: p.max_chars]}"
+    """The paper's Haiku hand-back: turn count, then the executor's last text, cut."""
+    return f"executor ({r.turns} iters): {r.final_text[: p.max_chars]}"
 
 
 def transcript_tail(r: ExecutorReport, p: ReturnPolicy) -> str:
     return f"{head_tail(r.transcript, p.max_chars)}\n[exit status: {r.exit_status}]"
+
+
+def cli_wrapper(r: ExecutorReport, p: ReturnPolicy) -> str:
+    """The paper's Qwen hand-back: what its wrapper script printed, cut, then the listing's status.
+
+    The wrapper's status was its root listing's (always 0); the executor's own outcome is recorded
+    on the trial, not shown here, as in the paper.
+    """
+    printed = "\n".join(part for part in (r.banner, r.final_text, r.listing) if part)
+    return f"{head_tail(printed, p.max_chars)}\n[exit=0]"
+
+
+def ls_la(root: Path) -> str:
+    """The repository root as `ls -la` prints it (what the paper's wrapper showed after each run)."""
+    def line(path: Path, name: str) -> tuple[str, int]:
+        st = path.lstat()
+        try:
+            owner, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            owner, group = str(st.st_uid), str(st.st_gid)
+        when = time.strftime("%b %d %H:%M", time.localtime(st.st_mtime))
+        target = f" -> {os.readlink(path)}" if stat.S_ISLNK(st.st_mode) else ""
+        text = f"{stat.filemode(st.st_mode)} {st.st_nlink:2} {owner} {group} {st.st_size:8} {when} {name}{target}"
+        return text, st.st_blocks
+
+    names = sorted(os.listdir(root))[:1000]  # a listing is shown cut anyway; never walk a huge root whole
+    rows = [line(root, "."), line(root.parent, "..")] + [line(root / n, n) for n in names]
+    return "\n".join([f"total {sum(b for _, b in rows) // 2}"] + [t for t, _ in rows])
 
 
 def diff_stat(r: ExecutorReport, p: ReturnPolicy) -> str:
@@ -169,6 +207,7 @@ def structured(r: ExecutorReport, p: ReturnPolicy) -> str:
 RENDERERS: dict[str, Callable[[ExecutorReport, ReturnPolicy], str]] = {
     "final_text": final_text,
     "transcript_tail": transcript_tail,
+    "cli_wrapper": cli_wrapper,
     "diff_stat": diff_stat,
     "structured": structured,
 }

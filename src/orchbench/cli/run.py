@@ -81,9 +81,8 @@ def run(
 
 
 def _dry_run(arm: Any, task: Any, unsafe_no_sandbox: bool) -> None:
-    from orchbench.agent.recorder import Recorder
+    from orchbench.agent.assemble import preview
     from orchbench.models.factory import key_env
-    from orchbench.runner.trial import build_agent, build_tools
     from orchbench.tasks.workspace import workspace
 
     console.rule(f"arm {arm.name}")
@@ -104,22 +103,19 @@ def _dry_run(arm: Any, task: Any, unsafe_no_sandbox: bool) -> None:
                           highlight=False, markup=False)
         for rel, digest in sorted(ws.protected.items()):
             console.print(f"protected {rel} sha256 {digest}", highlight=False)
-        tools = build_tools(ws, unsafe_no_sandbox=unsafe_no_sandbox)
-
-        class _NoModel:
-            model = "none"
-
-        agent = build_agent(arm, task, ws, tools, {r: _NoModel() for r, _ in arm.models()},  # type: ignore[misc]
-                            Recorder("dry-run"))
-        console.rule("system prompt")
-        console.print(agent.system, markup=False, highlight=False)
-        if arm.orchestrated:
-            console.rule("executor system prompt")
-            console.print(arm.prompts.executor, markup=False, highlight=False)
-        console.rule("task prompt (first user message)")
-        console.print(task.prompt, markup=False, highlight=False)
-        console.rule("tool schemas")
-        console.print_json(json.dumps([t.schema() for t in agent.tools.values()]))
+        view = preview(arm, task, ws, unsafe_no_sandbox=unsafe_no_sandbox)
+    sections = [("system prompt", view.system), ("tool definitions", json.dumps(view.tools, indent=2)),
+                ("first user message", view.first_message)]
+    if view.executor_system is not None:
+        sections += [("executor system prompt", view.executor_system),
+                     ("executor tool definitions", json.dumps(view.executor_tools, indent=2))]
+    for title, text in sections:
+        console.rule(title)
+        console.print(text, markup=False, highlight=False)
+    console.rule(f"sizes in characters (prompt set {arm.prompts.set!r}, tool profile {arm.tool_profile!r})")
+    for what, ours, paper in view.sizes(arm.orchestrated):
+        versus = f"   paper {paper:,} ({ours / paper - 1:+.0%})" if paper else ""
+        console.print(f"{what:<28} {ours:>7,}{versus}", highlight=False, markup=False)
     console.print("dry run: no model was called", highlight=False)
 
 
@@ -130,6 +126,7 @@ def show(
     full: Annotated[bool, typer.Option("--full", help="Print hand-backs in full.")] = False,
 ) -> None:
     """A trial call by call: token split, cost, what each delegation handed back, running total."""
+    from orchbench.agent.recorder import DELEGATE
     from orchbench.store import Store
 
     if not Path(db).exists():
@@ -166,7 +163,7 @@ def show(
                       f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", Text(printable(",".join(c.tool_names))),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")
         if c.handback_chars is not None:
-            ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") == "delegate_to_executor"}
+            ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") == DELEGATE}
             for r in c.tool_results:
                 if r.get("tool_use_id") in ids:
                     text = str(r.get("content", ""))

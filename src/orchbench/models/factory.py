@@ -42,13 +42,19 @@ def check_keys(configs: list[ModelConfig], env: Mapping[str, str] | None = None)
             )
 
 
-def ollama_base_url(env: Mapping[str, str]) -> str:
+def ollama_host(env: Mapping[str, str]) -> str:
+    """Where Ollama listens, from OLLAMA_HOST as Ollama itself reads it."""
     host = (env.get("OLLAMA_HOST") or OLLAMA_DEFAULT).rstrip("/")
     if "://" not in host:
         host = "http://" + host
     if host.startswith("http://0.0.0.0"):  # a server bind address, not where to connect
         host = host.replace("0.0.0.0", "127.0.0.1", 1)
-    return host + "/v1"
+    return host
+
+
+def ollama_base_url(env: Mapping[str, str]) -> str:
+    """Ollama's OpenAI-compatible endpoint (for `provider = "openai"` arms pointed at it)."""
+    return ollama_host(env) + "/v1"
 
 
 def make_model(cfg: ModelConfig, *, caching: str = "paper", task: Any = None,
@@ -62,15 +68,16 @@ def make_model(cfg: ModelConfig, *, caching: str = "paper", task: Any = None,
         return AnthropicModel(cfg.model, api_key=env[var] if var else "", base_url=cfg.base_url,
                               caching=cfg.caching or caching, max_tokens=cfg.max_tokens,
                               timeout_s=cfg.timeout_s, retry=retry)
-    if cfg.provider in ("openai", "ollama"):
+    if cfg.provider == "ollama":  # the native API: the only one that takes a context length per request
+        from orchbench.models.ollama_api import OllamaModel
+
+        return OllamaModel(cfg.model, host=cfg.base_url or ollama_host(env), max_tokens=cfg.max_tokens,
+                           num_ctx=cfg.num_ctx, timeout_s=cfg.timeout_s, retry=retry)
+    if cfg.provider == "openai":
         from orchbench.models.openai_api import OpenAIModel
 
-        if cfg.provider == "ollama":
-            base_url: str | None = cfg.base_url or ollama_base_url(env)
-            key = "ollama"
-        else:
-            base_url, key = cfg.base_url, (env.get(var) if var else None) or "not-needed"
-        return OpenAIModel(cfg.model, api_key=key, base_url=base_url, max_tokens=cfg.max_tokens,
+        key = (env.get(var) if var else None) or "not-needed"
+        return OpenAIModel(cfg.model, api_key=key, base_url=cfg.base_url, max_tokens=cfg.max_tokens,
                            timeout_s=cfg.timeout_s, retry=retry, provider=cfg.provider)
     if cfg.provider == "scripted":
         from orchbench.models.scripted import OracleModel

@@ -188,7 +188,9 @@ class OpenAIModel:
         try:
             choice = choices[0]
             out.content = from_openai_message(choice.message)
-            out.stop_reason = FINISH_TO_STOP.get(choice.finish_reason or "", choice.finish_reason)
+            # Some compatible servers say "stop" for a tool call: the calls decide.
+            out.stop_reason = "tool_use" if choice.message.tool_calls else \
+                FINISH_TO_STOP.get(choice.finish_reason or "", choice.finish_reason)
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise BadReply(f"{what}: unusable reply: {type(exc).__name__}: {exc}", out) from exc
         return out

@@ -63,3 +63,14 @@ class ReplayModel:
         self._next += 1
         return ModelResponse(content=call.content, usage=call.usage, stop_reason=call.stop_reason,
                              latency_s=0.0, model=call.model)
+
+
+class UnpluggedModel:
+    """A model that must not be called: stands in where an agent is built only to be looked at
+    (`run --dry-run` shows its prompts and tools)."""
+
+    def __init__(self, model: str = "none") -> None:
+        self.model = model
+
+    def complete(self, *, system: str, messages: list[dict], tools: list[dict]) -> ModelResponse:
+        raise RuntimeError(f"model {self.model!r} is unplugged: this agent was built to be inspected, not run")

@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-from orchbench.agent.loop import Agent, LoopResult
-from orchbench.agent.orchestrate import orchestrator_agent
+from orchbench.agent.assemble import assemble
+from orchbench.agent.loop import LoopResult
 from orchbench.agent.recorder import Recorder
 from orchbench.arms import Arm, ModelConfig
 from orchbench.errors import UserError
@@ -66,24 +65,6 @@ def default_factory(arm: Arm, task: Any, *, env: Mapping[str, str] | None = None
     return factory
 
 
-def build_tools(ws: Any, *, unsafe_no_sandbox: bool) -> list[Any]:
-    from orchbench.agent.tools import BashTool, EditorTool
-
-    return [EditorTool(ws.root), BashTool(ws, unsafe_no_sandbox=unsafe_no_sandbox)]
-
-
-def build_agent(arm: Arm, task: Any, ws: Any, tools: list[Any], models: dict[str, ModelAPI],
-                recorder: Recorder, judge: Callable[[], str] | None = None) -> Agent:
-    cap = arm.cap_for(task)
-    if models.get("executor") is None:
-        return Agent(models["orchestrator"], tools, system=arm.prompts.solo, cap=cap, role="orchestrator",
-                     recorder=recorder)
-    return orchestrator_agent(models["orchestrator"], models["executor"], tools, root=Path(ws.root),
-                              policy=arm.return_policy, cap=cap, executor_cap=arm.executor_cap_for(task),
-                              recorder=recorder, system=arm.prompts.orchestrator,
-                              executor_system=arm.prompts.executor, judge=judge)
-
-
 def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adhoc", attempt: int = 0,
               unsafe_no_sandbox: bool = False, model_factory: ModelFactory | None = None,
               trial_id: str | None = None, rate_card: Any = None, env: Mapping[str, str] | None = None,
@@ -127,9 +108,8 @@ def _attempt(task: Any, arm: Arm, models: dict[str, ModelAPI], recorder: Recorde
     from orchbench.tasks.workspace import workspace
 
     with workspace(task) as ws:
-        tools = build_tools(ws, unsafe_no_sandbox=unsafe_no_sandbox)
-        agent = build_agent(arm, task, ws, tools, models, recorder,
-                            judge=lambda: run_judge(ws, unsafe_no_sandbox=unsafe_no_sandbox).summary)
+        agent = assemble(arm, task, ws, models, recorder, unsafe_no_sandbox=unsafe_no_sandbox,
+                         judge=lambda: run_judge(ws, unsafe_no_sandbox=unsafe_no_sandbox).summary)
         result = agent.run(task.prompt)
         # A BLOCKED answer is judged too (as the paper's harness did): the flag is kept, the status
         # comes from the verdict. The verdict records the judge's own time (duration_s).
@@ -157,9 +137,10 @@ def _judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
 
 def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: Any, t0: float) -> Trial:
     iterations = sum(1 for c in recorder.calls if c.role == "orchestrator")
-    update = {**update, "notes": trial.notes + update.pop("add_notes", [])}
+    notes = [*trial.notes, *update.pop("add_notes", []), *recorder.notes]
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
-                                    "iterations": iterations}).with_calls(recorder.calls)
+                                    "iterations": iterations, "notes": notes}
+                            ).with_calls(recorder.calls)
     if store is not None:
         done = store.finish_trial(done)
     return done
