@@ -68,8 +68,9 @@ T1_RULES = {"forbid_new": ["type: ignore", "noqa"], "allowed_paths": ["pkg/", "t
 
 
 def make_task(commands: list[str] = ("pytest",), rules: dict[str, Any] | None = None,  # type: ignore[assignment]
-              checks: list[dict[str, Any]] | None = None) -> Task:
+              checks: list[dict[str, Any]] | None = None, base_counts: dict[str, int] | None = None) -> Task:
     return Task.model_validate({
+        "base_counts": base_counts or {},
         "name": "tiny", "source": {"path": "."}, "prompt": "fix it",
         "protected": ["tests/test_feature.py"],
         "judge": {"commands": [COMMANDS[c] for c in commands], "timeout_s": 60, "rules": rules or T1_RULES},

@@ -93,6 +93,8 @@ def check_cmd(
             console.print(f"{'':>18}judge tools: {tools}", highlight=False, markup=False, soft_wrap=True)
 
     results = [check_task(t, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh, on_step=show) for t in tasks]
+    for w in (w for r in results for w in r.warnings):
+        err_console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if json_out:
         console.print(report_json(results), markup=False, highlight=False, soft_wrap=True)
     broken = [r for r in results if r.broken]

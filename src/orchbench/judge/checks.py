@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.errors import UserError
+from orchbench.judge.guard import Evidence
 from orchbench.judge.parsers import parse_pytest
 from orchbench.judge.tree import is_noise
 from orchbench.sandbox import SandboxResult
@@ -25,6 +26,8 @@ class CheckContext:
     root: Path
     run: Callable[[list[str]], SandboxResult]  # argv run in the judge's sandbox, cwd = root, venv env
     python: str = "python"
+    evidence: Callable[[], Evidence | None] = lambda: None  # what the guard saw during the last run
+    original: Callable[[str], bytes | None] = lambda rel: None  # a file as it was after set-up
 
 
 def module_name(rel: str) -> tuple[str, bool]:
@@ -191,12 +194,88 @@ def function_exported(ctx: CheckContext, function: str, package: str, call: bool
 
 
 def tests_pass(ctx: CheckContext, path: str, args: list[str] | None = None) -> list[str]:
+    """The tests under `path` pass: by the exit status, the printed summary and, when the judge's
+    guard ran, by the outcomes it recorded (the printed summary is the process's own word)."""
     r = ctx.run([ctx.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(args or []), path])
     counts = parse_pytest(r.stdout + r.stderr)
     if r.exit_code != 0 or counts.get("passed", 0) < 1 or counts.get("failed", 0):
         shown = ", ".join(f"{v} {k}" for k, v in counts.items() if v) or f"exit {r.exit_code}"
         return [f"check tests_pass: {path}: {shown}"]
+    ev = ctx.evidence()
+    if ev is not None:
+        if ev.tampered:
+            return [f"check tests_pass: {path}: the test runner was tampered with ({ev.tampered[0]})"]
+        if not ev.finished or ev.count("passed") < 1:
+            return [f"check tests_pass: {path}: the judge's guard saw no passing test run to its end"]
+        bad = sorted(t for t, o in ev.outcomes.items() if o in ("failed", "error"))
+        if bad:
+            return [f"check tests_pass: {path}: {len(bad)} test(s) failed per the judge's guard (first: {bad[0]})"]
     return []
+
+
+_RETURNS = """
+import importlib, json, sys
+pkg, fn, cases = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+f = getattr(importlib.import_module(pkg), fn)
+out = []
+for c in cases:
+    try:
+        out.append({"ok": True, "value": f(*c.get("args", []), **c.get("kwargs", {}))})
+    except Exception as exc:
+        out.append({"ok": False, "value": f"{type(exc).__name__}: {exc}"})
+sys.stdout.write("\\n" + sys.argv[4] + json.dumps(out, default=repr) + "\\n")
+"""
+
+
+def _format_values(ctx: CheckContext, package: str) -> dict[str, str]:
+    """Placeholders an expected value may use, computed by the judge, not by the code under test:
+    {version} from the set-up original of the package's __init__.py, {python_major}/{python_minor}
+    from the task's interpreter started isolated (no workspace on sys.path)."""
+    values: dict[str, str] = {}
+    src = ctx.original(package.replace(".", "/") + "/__init__.py")
+    if src:
+        for node in ast.parse(src).body:
+            if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets)
+                    and isinstance(node.value, ast.Constant)):
+                values["version"] = str(node.value.value)
+    import subprocess
+
+    try:
+        out = subprocess.run([ctx.python, "-I", "-S", "-c", "import sys; print(*sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout.split()
+        values.update(python_major=out[0], python_minor=out[1])
+    except (OSError, subprocess.SubprocessError, IndexError):
+        pass
+    return values
+
+
+def function_returns(ctx: CheckContext, function: str, package: str, cases: list[dict[str, Any]]) -> list[str]:
+    """Behaviour checked by the judge: `package.function(*args, **kwargs)` called in a fresh process
+    (no test runner in it) must return `expect`, a str.format template over _format_values. The
+    comparison happens here, outside the process: forging the output means producing the answer."""
+    import json
+    import secrets
+
+    values = _format_values(ctx, package)
+    token = "ORCHBENCH-RESULT-" + secrets.token_hex(8) + ":"
+    r = ctx.run([ctx.python, "-c", _RETURNS, package, function, json.dumps(cases), token])
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(token)]
+    if r.exit_code != 0 or len(lines) != 1:
+        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [f"check function_returns: {package}.{function} could not be called: {tail[0][:300]}"]
+    got = json.loads(lines[0][len(token):])
+    fails = []
+    for case, res in zip(cases, got):
+        try:
+            want = str(case["expect"]).format(**values)
+        except (KeyError, IndexError) as exc:
+            raise UserError(f"check function_returns: expect {case.get('expect')!r} names an unknown "
+                            f"placeholder {exc} (known: {', '.join(sorted(values))})") from None
+        shown = ", ".join([*map(repr, case.get("args", [])), *(f"{k}={v!r}" for k, v in case.get("kwargs", {}).items())])
+        if not res["ok"] or res["value"] != want:
+            fails.append(f"check function_returns: {package}.{function}({shown}) returned {res['value']!r}, "
+                         f"expected {want!r}")
+    return fails
 
 
 CHECKS: dict[str, Callable[..., list[str]]] = {
@@ -204,6 +283,7 @@ CHECKS: dict[str, Callable[..., list[str]]] = {
     "function_defined": function_defined,
     "function_exported": function_exported,
     "tests_pass": tests_pass,
+    "function_returns": function_returns,
 }
 
 

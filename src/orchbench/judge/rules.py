@@ -93,6 +93,13 @@ def _matches(rel: str, patterns: list[str]) -> bool:
     return False
 
 
+def is_config(rel: str, patterns: list[str]) -> bool:
+    """A guarded config file: matched as a path, and by its bare name in any folder (tools read
+    nested `pkg/ruff.toml`, `pkg/pyproject.toml`, `tests/conftest.py` too)."""
+    name = rel.rsplit("/", 1)[-1]
+    return _matches(rel, patterns) or any("/" not in p and fnmatch(name, p) for p in patterns)
+
+
 def changed_files(manifest: dict[str, str], current: dict[str, str]) -> tuple[set[str], set[str], set[str]]:
     """(modified, added, deleted) relative to the set-up manifest, ignoring caches."""
     base = {r: s for r, s in manifest.items() if not is_noise(r)}
@@ -133,7 +140,7 @@ def check_rules(ws: Any, rules: JudgeRules, current: dict[str, str]) -> list[str
         outside = [r for r in touched if not _matches(r, rules.allowed_paths)]
         reasons += _capped("edit-outside-allowed-paths", outside)
     if rules.guard_config:
-        config = [r for r in touched if _matches(r, rules.config_files)]
+        config = [r for r in touched if is_config(r, rules.config_files)]
         reasons += _capped("config-changed", config)
     py = sorted(r for r in modified | added if r.endswith((".py", ".pyi")))
     for marker in rules.forbid_new:

@@ -7,6 +7,8 @@ The commands run sandboxed with only the workspace (and a judge scratch dir outs
 protected files are bound read-only on top, so code under test cannot rewrite them mid-run. Python
 bytecode and tool caches go to the scratch dir: a .pyc or .mypy_cache planted in the workspace is
 never read (and judge/mtimes.py keeps those caches from missing a same-second edit). The rules see the tree as the agent left it; fingerprints are checked again after the run.
+Test runners run under the judge's guard (judge/guard.py): what they really ran, not what the
+process printed or its exit status, decides; the threat model is in docs/judge.md.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.errors import UserError
-from orchbench.judge import verdict_cache
+from orchbench.judge import guard, verdict_cache
 from orchbench.judge.checks import CheckContext, run_checks
 from orchbench.judge.mtimes import freshen
 from orchbench.judge.parsers import parse
 from orchbench.judge.rules import check_protected, check_rules
 from orchbench.judge.spec import JudgeCommand, JudgeSpec
+from orchbench.judge.tamper import tamper_reasons
 from orchbench.judge.tree import tree_digests, tree_hash
 from orchbench.records import CommandResult, Verdict
 from orchbench.sandbox import IN_SANDBOX_VAR, Limits, SandboxResult, run_sandboxed, sandbox_available
@@ -73,32 +76,36 @@ class _Runner:
         # plant bytecode or cache entries for a later command or judge run, and nothing piles up.
         self.fresh_caches = os.environ.get(IN_SANDBOX_VAR) != "1"
         protected = [self.root / rel for rel in getattr(ws, "protected", {})]
-        self.readonly = [Path(ws.venv)] + [p for p in protected if p.is_file() and not p.is_symlink()]
+        self.guard = guard.guard_dir(scratch.parent.parent)
+        self.readonly = [Path(ws.venv), self.guard] + [p for p in protected if p.is_file() and not p.is_symlink()]
         self.limits = Limits(cpu_s=int(spec.timeout_s) + 60, processes=2048, memory_mb=8192)
+        self.last_evidence = guard.Evidence()
 
     def __call__(self, argv: list[str]) -> SandboxResult:
-        if not self.fresh_caches:
-            return self._run(argv, self.env, self.writable)
-        caches = Path(tempfile.mkdtemp(prefix="caches-", dir=self.scratch))
+        # The guard's report directory is fresh per command; so are the tool caches, unless this
+        # judge runs inside the agent's sandbox (see fresh_caches).
+        reports = guard.new_report_dir(self.scratch)
+        caches = Path(tempfile.mkdtemp(prefix="caches-", dir=self.scratch)) if self.fresh_caches else None
+        env = self.env if caches is None else judge_env(self.ws, self.spec, caches)
+        writable = self.writable if caches is None else [self.root, caches, reports]
         try:
-            return self._run(argv, judge_env(self.ws, self.spec, caches), [self.root, caches])
+            return run_sandboxed(
+                argv,
+                cwd=self.root,
+                writable=writable,
+                readonly=self.readonly,
+                env=guard.guard_env(env, self.guard, reports, self.root),
+                timeout_s=self.timeout,
+                limits=self.limits,
+                unsafe_no_sandbox=self.unsafe,
+            )
         finally:
-            force_rmtree(caches)
-
-    def _run(self, argv: list[str], env: dict[str, str], writable: list[Path]) -> SandboxResult:
-        return run_sandboxed(
-            argv,
-            cwd=self.root,
-            writable=writable,
-            readonly=self.readonly,
-            env=env,
-            timeout_s=self.timeout,
-            limits=self.limits,
-            unsafe_no_sandbox=self.unsafe,
-        )
+            self.last_evidence = guard.read_reports(reports)
+            if caches is not None:
+                force_rmtree(caches)
 
 
-def run_command(run: _Runner, cmd: JudgeCommand) -> CommandResult:
+def run_command(run: _Runner, cmd: JudgeCommand) -> tuple[CommandResult, guard.Evidence]:
     r = run(cmd.run)
     text = r.stdout + ("\n" + r.stderr if r.stderr else "")
     return CommandResult(
@@ -110,7 +117,7 @@ def run_command(run: _Runner, cmd: JudgeCommand) -> CommandResult:
         timed_out=r.timed_out,
         output_tail=text[-_TAIL_CHARS:],
         counts=parse(cmd.parser, text),
-    )
+    ), run.last_evidence
 
 
 _BAD_COUNTS = ("errors", "failed", "collection_errors", "would_reformat")
@@ -129,6 +136,24 @@ def output_mismatch(c: CommandResult, cmd: JudgeCommand) -> str | None:
         shown = ", ".join(f"{v} {k}" for k, v in bad.items())
         return f"command-output-mismatch: {c.name} exited 0 but reports {shown}"
     return None
+
+
+def _evidence_reasons(ws: Any, spec: JudgeSpec, ran: list[tuple[CommandResult, guard.Evidence]],
+                      commands_only: bool) -> list[str]:
+    """What the test runners really did, against what the base and the protected files require."""
+    base = guard.base_record(ws.task)
+    reasons: list[str] = []
+    seen: list[guard.Evidence] = []
+    for (c, ev), cmd in zip(ran, spec.commands):
+        if not c.required or c.timed_out or not guard.runs_tests(cmd.run, cmd.parser):
+            continue
+        seen.append(ev)
+        reasons += guard.command_reasons(c.name, c.exit_code, ev, base.passed.get(c.name))
+        if (slow := guard.too_fast(c.name, c.duration_s, base.seconds.get(c.name))) and c.exit_code == 0:
+            reasons.append(slow)
+    if seen and not commands_only:
+        reasons += guard.protected_reasons(guard.protected_tests(ws), seen)
+    return reasons
 
 
 def _summary(passed: bool, results: list[CommandResult], reasons: list[str]) -> str:
@@ -181,18 +206,23 @@ def run_judge(
     scratch = scratch_dir(ws, cache_dir)
     freshen(root, before, scratch / "mtimes.json")
     run = _Runner(ws, spec, scratch, unsafe)
-    results = [run_command(run, cmd) for cmd in spec.commands]
+    ran = [run_command(run, cmd) for cmd in spec.commands]
+    results = [c for c, _ in ran]
     reasons = [
         f"command-failed: {c.name} exited {c.exit_code}" + (" (timed out)" if c.timed_out else "")
         for c in results
         if c.required and c.exit_code != 0
     ]
     reasons += [m for c, cmd in zip(results, spec.commands) if (m := output_mismatch(c, cmd))]
+    reasons += _evidence_reasons(ws, spec, ran, commands_only)
     if not commands_only:
         python = str(Path(ws.venv) / "bin" / "python")
-        ctx = CheckContext(root=root.resolve(), run=run, python=python if os.path.exists(python) else sys.executable)
+        ctx = CheckContext(root=root.resolve(), run=run, python=python if os.path.exists(python) else sys.executable,
+                           evidence=lambda: run.last_evidence, original=ws.original)
         reasons += run_checks(ctx, checks)
         reasons += check_protected(ws, before) + check_rules(ws, spec.rules, before)
+        if spec.rules.guard_runner:
+            reasons += tamper_reasons(ws, before, spec.rules.test_files)
         # Code under test might rewrite a protected file mid-run (they are bound read-only, but
         # without a sandbox they are not): look again afterwards.
         reasons += [r for r in check_protected(ws, tree_digests(root)) if r not in reasons]

@@ -26,9 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 ParserName = Literal["mypy", "ruff", "ruff-format", "pytest"]
 
 # Files whose change can weaken what the tools check (config, pytest plugins, interpreter start-up
-# hooks). Matched with fnmatch against the workspace-relative path.
+# hooks). Matched with fnmatch against the workspace-relative path, and a pattern without "/" also
+# against the file name in any folder (nested `pkg/ruff.toml` configures ruff for `pkg/`).
 DEFAULT_CONFIG_FILES = [
     "pyproject.toml",
+    "pytest.toml",
+    ".pytest.toml",
+    ".coveragerc",
     "setup.cfg",
     "tox.ini",
     "pytest.ini",
@@ -41,7 +45,8 @@ DEFAULT_CONFIG_FILES = [
     "*/conftest.py",
     "sitecustomize.py",
     "*/sitecustomize.py",
-    "usercustomize.py",
+    "sitecustomize.*",
+    "usercustomize.*",
     "*.pth",
 ]
 
@@ -71,6 +76,9 @@ class JudgeRules(_Strict):
     # Changing, adding or deleting any of these fails the verdict (guards pytest/mypy/ruff config).
     guard_config: bool = True
     config_files: list[str] = Field(default_factory=lambda: list(DEFAULT_CONFIG_FILES))
+    # Static rules against attacks on the judge (bytecode, stubs, shadowing, runner patching;
+    # judge/tamper.py). Off only for a task whose own code legitimately does these things.
+    guard_runner: bool = True
 
 
 class JudgeSpec(_Strict):

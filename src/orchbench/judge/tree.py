@@ -1,8 +1,11 @@
 """One pass over a workspace: relpath -> sha256 of every file, and a hash of the whole tree.
 
-Tool caches and bytecode are skipped (they change on every run and never decide anything: the judge
-points Python's and mypy's caches outside the workspace). Symlinks are hashed by their target text,
-never followed, so a link out of the workspace cannot smuggle in outside content.
+Every file a judge command could read is hashed, dotfiles, tool caches and bytecode included; only
+`__pycache__` folders are skipped (the judge sends bytecode elsewhere with PYTHONPYCACHEPREFIX, and
+CPython never imports a `__pycache__` file without its source). The rules ignore the caches
+(`is_noise`), but a sourceless `name.pyc` beside the code is neither noise nor unhashed. Symlinks
+are hashed by their target text, never followed, so a link out of the workspace cannot smuggle in
+outside content.
 """
 
 from __future__ import annotations
@@ -12,15 +15,14 @@ import os
 from pathlib import Path
 
 SKIP_DIRS = frozenset({".git", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"})
-SKIP_SUFFIXES = (".pyc", ".pyo")
+UNREAD_DIRS = frozenset({"__pycache__"})  # never read by a judge command: left out of the hash
 
 
 def is_noise(relpath: str) -> bool:
-    """True for cache and bytecode paths that the tree hash and the rules ignore."""
+    """True for cache paths the rules ignore (they are still hashed, except `__pycache__`)."""
     parts = relpath.split("/")
-    return any(p in SKIP_DIRS for p in parts[:-1]) or relpath.endswith(SKIP_SUFFIXES) or (
-        parts[-1].startswith(".coverage")
-    )
+    name = parts[-1]
+    return any(p in SKIP_DIRS for p in parts[:-1]) or name == ".coverage" or name.startswith(".coverage.")
 
 
 # root -> relpath -> ((st_ino, st_size, st_mtime_ns, st_ctime_ns), digest). ctime cannot be set
@@ -53,11 +55,9 @@ def tree_digests(root: Path) -> dict[str, str]:
                 target = os.readlink(e.path)
                 out[rel] = "link:" + hashlib.sha256(target.encode()).hexdigest()
             elif e.is_dir(follow_symlinks=False):
-                if e.name not in SKIP_DIRS:
+                if e.name not in UNREAD_DIRS:
                     stack.append((e.path, rel + "/"))
             elif e.is_file(follow_symlinks=False):
-                if e.name.endswith(SKIP_SUFFIXES) or e.name.startswith(".coverage"):
-                    continue
                 st = e.stat(follow_symlinks=False)
                 key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                 hit = seen.get(rel)

@@ -40,6 +40,7 @@ class TaskCheck(BaseModel):
     task: str
     steps: list[StepResult] = Field(default_factory=list)
     broken_reason: str | None = None
+    warnings: list[str] = Field(default_factory=list)
 
     @property
     def broken(self) -> bool:
@@ -70,6 +71,24 @@ def base_key(task: Task) -> str:
     judge = task.judge.model_dump(include={"commands", "env"})
     return spec_key({"v": 1, "source": source_key(task.source, task.base_dir()), "venv": venv_key(task.env),
                      "judge": judge})
+
+
+def base_verdict(task: Task) -> Verdict | None:
+    """The base verdict kept by an earlier `tasks check`, if any (the judge compares trials with it)."""
+    path = cache_root() / "green" / f"{base_key(task)}.json"
+    try:
+        return Verdict.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def path_rule_warnings(task: Task) -> list[str]:
+    """A task without `allowed_paths` lets the agent add files anywhere: at the root, a module named
+    like the test runner or the standard library is imported instead of it."""
+    if task.judge.rules.allowed_paths:
+        return []
+    return [(f"task {task.name} has no path rules: set [judge.rules] allowed_paths (e.g. [\"pkg/\", \"tests/\"]) "
+            "so that files outside the package and its tests are refused")]
 
 
 def verify_base(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bool = False) -> StepResult:
@@ -156,7 +175,7 @@ def verify_oracle(task: Task, *, unsafe_no_sandbox: bool = False) -> StepResult:
 
 def check_task(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bool = False,
                on_step: Callable[[Task, StepResult], None] | None = None) -> TaskCheck:
-    result = TaskCheck(task=task.name)
+    result = TaskCheck(task=task.name, warnings=path_rule_warnings(task))
     steps: list[tuple[Callable[[], StepResult], str]] = [
         (lambda: verify_base(task, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh),
          "the base does not pass the judge"),
