@@ -12,8 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
-Role = Literal["orchestrator", "executor"]
+# A solo agent's calls are "solo"; an orchestrated arm's are "orchestrator" and "executor".
+Role = Literal["solo", "orchestrator", "executor"]
 ROLES: tuple[Role, ...] = ("orchestrator", "executor")
+LEAD_ROLES: tuple[Role, ...] = ("solo", "orchestrator")  # the role that drives the trial (turns, iterations)
 
 # success / failure / blocked are the agent's outcomes; infra_error is ours (never counted as a trial);
 # running / interrupted are lifecycle states of the store (a crashed batch leaves `running` behind).
@@ -75,6 +77,9 @@ class Call(BaseModel):
     # For executor calls: the orchestrator turn whose delegation they serve (nests the transcript).
     parent_turn: NonNegativeInt | None = None
     started_at: datetime = Field(default_factory=utcnow)
+    # The model name the rate card priced this call by: the one the provider reported (`model`)
+    # when the card knows it, else the configured one. None: stored before this was recorded.
+    priced_model: str | None = None
     # Transcript, for `orchbench show` and the viewer. `content`: the model's output blocks
     # ({"type": "text", "text"} | {"type": "tool_use", "id", "name", "input"}); `tool_results`: what
     # the harness answered ({"tool_use_id", "content", "is_error"}).
