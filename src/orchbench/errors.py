@@ -5,6 +5,8 @@
     │   ├── BadArgument             one argument's value is wrong (.argument names the parameter)
     │   ├── ConflictingSources      a store and results files given together, or neither
     │   ├── RateCardError           a rate card cannot be loaded or cannot price a model
+    │   │   ├── UnknownModel        (orchbench.pricing) no price for a model
+    │   │   └── NotRepriceable      stored trials lack what re-pricing needs
     │   └── StoreError              a results store cannot be used (.path)
     │       ├── StoreNotFound       no such store (read-only open)
     │       ├── NotAStore           the file is not an orchbench store (or cannot be one)
@@ -47,6 +49,10 @@ class ConflictingSources(UserError):
 
 class RateCardError(UserError):
     """A rate card cannot be loaded, or cannot price a model."""
+
+
+class NotRepriceable(RateCardError):
+    """Stored trials lack what re-pricing needs (a model name for their usage)."""
 
 
 class StoreError(UserError):

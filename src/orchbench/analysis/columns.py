@@ -164,10 +164,10 @@ def _role_costs(trial: Trial, calls: list[Call], rate_card: RateCard | None) -> 
     for role, u in trial.usage.items():
         model = trial.models.get(role)
         if model is None:
-            from orchbench.errors import UserError
+            from orchbench.errors import NotRepriceable
 
-            raise UserError(f"trial {trial.id}: usage for role {role} but no model recorded; "
-                            "cannot re-price it (drop --rate-card to use the recorded costs)")
+            raise NotRepriceable(f"trial {trial.id}: usage for role {role} but no model recorded; "
+                                 "cannot re-price it")
         out[role] = rate_card.cost(model, u)
     return out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchbench.analysis.columns import TrialColumns, TrialItem
 from orchbench.analysis.paperscan import read_paper_columns
-from orchbench.errors import UserError
+from orchbench.errors import ConflictingSources, StoreNotFound
 from orchbench.records import FINAL_STATUSES
 
 
@@ -22,13 +22,13 @@ def load_trials(
 ) -> TrialColumns | list[TrialItem]:
     """Columns for paper-format files; records for a store (with calls when re-pricing per call)."""
     if results and db is not None:
-        raise UserError("give either --db or --results, not both")
+        raise ConflictingSources("give either a store or results files, not both")
     if results:
         return read_paper_columns(results)
     if db is None:
-        raise UserError("no trials to analyse: pass --db PATH or --results DIR|FILE...")
+        raise ConflictingSources("no trials to analyse: give a store or results files")
     if not Path(db).is_file():
-        raise UserError(f"{db}: no such results store; run trials first or pass --results DIR|FILE...")
+        raise StoreNotFound(db)
     from orchbench.store import Store
 
     with Store(db, readonly=True) as store:

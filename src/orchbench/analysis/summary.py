@@ -16,7 +16,7 @@ from orchbench.analysis.cells import Cell, add_ratios, compute_cells, default_ba
 from orchbench.analysis.columns import TrialColumns, TrialItem, from_trials, reprice
 from orchbench.analysis.pareto import frontier, mark_dominated
 from orchbench.analysis.stats import cliff_magnitude, cliffs_delta, mann_whitney
-from orchbench.errors import UserError
+from orchbench.errors import BadArgument
 
 if TYPE_CHECKING:
     from orchbench.pricing import RateCard
@@ -115,7 +115,7 @@ def analyze(
     arms = sorted({c.arm for c in cells})
     tasks = sorted({c.task for c in cells})
     if baseline is not None and baseline not in arms:
-        raise UserError(f"--baseline {baseline}: no such arm in the data (arms: {', '.join(arms) or 'none'})")
+        raise BadArgument("baseline", f"{baseline}: no such arm in the data (arms: {', '.join(arms) or 'none'})")
     base = baseline if baseline is not None else default_baseline(cells)
     if base is not None:
         add_ratios(cells, base)

@@ -55,11 +55,10 @@ def batch(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Run an experiment: every arm on every task until each cell has its target successes."""
-    from orchbench.runner.batch import Snapshot, make_backend, run_batch
+    from orchbench.runner.batch import Snapshot, check_backend, make_backend, run_batch
     from orchbench.runner.experiment import load_experiment
 
-    if backend not in ("local", "ray"):
-        raise UserError(f"--backend {backend!r}: expected local or ray")
+    check_backend(backend)
     if max_usd is not None and max_usd < 0:
         raise UserError(f"--max-usd {max_usd}: a budget must be >= 0 dollars")
     if backend == "ray":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from orchbench.errors import UserError
+from orchbench.errors import BadArgument
 from orchbench.records import Experiment
 from orchbench.runner.experiment import ResolvedExperiment, arm_for_cell
 from orchbench.runner.jobs import Outcome, TrialJob
@@ -135,18 +135,22 @@ def check_cells_ready(exp: ResolvedExperiment, *, check_keys: bool = True) -> No
                     rate_card=exp.rate_card, check_key=check_keys)
 
 
+def check_backend(kind: str) -> None:
+    if kind not in ("local", "ray"):
+        raise BadArgument("backend", f"{kind!r}: expected local or ray")
+
+
 def make_backend(kind: str, workers: int, address: str | None = None) -> Backend:
+    check_backend(kind)
     if kind == "local":
         from orchbench.runner.local_backend import LocalBackend
 
         return LocalBackend(workers)
-    if kind == "ray":
-        from orchbench.runner.ray_backend import RayBackend, check_reachable
+    from orchbench.runner.ray_backend import RayBackend, check_reachable
 
-        check_reachable(address)
-        assert address is not None
-        return RayBackend(address, workers)
-    raise UserError(f"--backend {kind!r}: expected local or ray")
+    check_reachable(address)
+    assert address is not None
+    return RayBackend(address, workers)
 
 
 def run_batch(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from orchbench.errors import UserError
+from orchbench.errors import BadArgument, ConflictingSources, StoreNotFound, UserError
 from orchbench.records import FINAL_STATUSES, ROLES, Call, Trial, Usage
 from orchbench.simulate.billing import Ttl, min_cacheable_for
 from orchbench.simulate.fit import ASSUMPTIONS, FittedCell, fit_cells, fit_loop
@@ -79,7 +79,7 @@ class WhatIf:
 def load_items(*, db: Path | None = None, results: Sequence[Path] = ()) -> list[Item]:
     """Trials (with their calls) from a store or paper-format files; the paper's data by default."""
     if db is not None and results:
-        raise UserError("give either --db or --results, not both")
+        raise ConflictingSources("give either a store or results files, not both")
     if db is None:
         from orchbench.paperformat import read_paper_files
 
@@ -89,7 +89,7 @@ def load_items(*, db: Path | None = None, results: Sequence[Path] = ()) -> list[
             results = [Path(str(resources.files("orchbench") / "data" / "paper"))]
         return [(t, list(c)) for t, c in read_paper_files(list(results))]
     if not Path(db).is_file():
-        raise UserError(f"{db}: no such results store; run trials first, or pass --results DIR|FILE...")
+        raise StoreNotFound(db)
     from orchbench.store import Store
 
     with Store(db, readonly=True) as store:
@@ -109,13 +109,13 @@ def scenarios(*, reprice: Any = None, no_cache: bool = False, handback_cap: int 
                             "every prompt token billed as plain input; same trajectory", caching=False))
     if handback_cap is not None:
         if handback_cap < 0:
-            raise UserError(f"--handback-cap must be >= 0 tokens, got {handback_cap}")
+            raise BadArgument("handback_cap", f"must be >= 0 tokens, got {handback_cap}")
         out.append(Scenario(f"cap-{handback_cap}", f"hand-backs capped at {handback_cap} tokens",
                             "same trajectory assumed: same turns, outputs and timing; only the "
                             "hand-back text is shorter", cap=handback_cap))
     if ttl is not None:
         if ttl not in ("5m", "1h"):
-            raise UserError(f"--cache-ttl must be 5m or 1h, got {ttl!r}")
+            raise BadArgument("ttl", f"must be 5m or 1h, got {ttl!r}")
         if ttl == "1h":
             out.append(Scenario("ttl-1h", "1-hour cache TTL",
                                 "cache writes at 2x input instead of 1.25x; entries live an hour", ttl="1h"))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchbench.errors import UserError
+from orchbench.errors import NotAStore, StoreNotFound
 from orchbench.store import APPLICATION_ID
 
 BUSY_TIMEOUT_MS = 5000
@@ -26,21 +26,18 @@ def readonly_uri(path: str | Path) -> str:
 
 
 def check_store(path: str | Path) -> Path:
-    """The store's path, or a UserError saying what is wrong and how to fix it."""
+    """The store's path, or a StoreError saying what is wrong."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"{p}: no such results store; run trials or `orchbench import` first, "
-                        "or pass --db PATH")
+        raise StoreNotFound(p)
     try:
         with connect(p) as conn:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"{p}: not an SQLite database ({exc}); pass the orchbench results store "
-                        "with --db PATH") from None
+        raise NotAStore(p, f"not an SQLite database ({exc})") from None
     if app_id != APPLICATION_ID or not {"trials", "calls"} <= names:
-        raise UserError(f"{p}: not an orchbench results store; pass --db with a store that "
-                        "`orchbench run`, `batch` or `import` wrote")
+        raise NotAStore(p, "not an orchbench results store")
     return p
 
 
