@@ -41,6 +41,8 @@ class Prompts(_Strict):
 
 
 class Arm(_Strict):
+    """An agent configuration: its models (one solo, or orchestrator + executor), caching, caps, prompts."""
+
     name: str
     description: str = ""
     orchestrator: ModelConfig

@@ -64,6 +64,8 @@ class StoreError(UserError):
 
 
 class StoreNotFound(StoreError):
+    """No store at `path` (opening read-only does not create one)."""
+
     def __init__(self, path: str | Path) -> None:
         super().__init__(path, "no such results store")
 
@@ -73,6 +75,8 @@ class NotAStore(StoreError):
 
 
 class StoreTooNew(StoreError):
+    """Written by a newer orchbench: its schema has migrations this one does not know."""
+
     def __init__(self, path: str | Path, version: int, supported: int) -> None:
         super().__init__(path, f"store schema version {version} is newer than this orchbench supports "
                                f"({supported}); upgrade orchbench")
@@ -80,5 +84,7 @@ class StoreTooNew(StoreError):
 
 
 class StoreReadOnly(StoreError):
+    """A write to a store opened read-only, or an upgrade of a file that cannot be written."""
+
     def __init__(self, path: str | Path, why: str = "store opened read-only") -> None:
         super().__init__(path, why)

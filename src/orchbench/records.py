@@ -113,6 +113,8 @@ class Verdict(BaseModel):
 
 
 class Experiment(BaseModel):
+    """A named set of trials (a batch, an import, or ad-hoc runs) and the spec that produced it."""
+
     id: str
     name: str = ""
     created_at: datetime = Field(default_factory=utcnow)
@@ -120,6 +122,8 @@ class Experiment(BaseModel):
 
 
 class Trial(BaseModel):
+    """One attempt of one arm on one task: status, verdict, and totals derived from its calls."""
+
     id: str
     experiment: str = "adhoc"
     arm: str

@@ -87,6 +87,11 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
               unsafe_no_sandbox: bool = False, model_factory: ModelFactory | None = None,
               trial_id: str | None = None, rate_card: Any = None, env: Mapping[str, str] | None = None,
               retry: RetryPolicy | None = None) -> Trial:
+    """Run one trial of `arm` on `task`: fresh workspace, agent loop, judge; returns the final Trial.
+
+    With a `store`, the trial and each call are stored as they happen. Infrastructure failures end as
+    status "infra_error" (never the agent's failure). `model_factory` swaps in other model clients.
+    """
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env,
                        check_key=model_factory is None)
     factory = model_factory or default_factory(arm, task, env=env, retry=retry)

@@ -115,6 +115,8 @@ class Caps(_Strict):
 
 
 class Task(_Strict):
+    """A task: where its code comes from, how it is set up and broken, how it is judged, the prompt."""
+
     name: str
     description: str = ""
     source: Source
@@ -140,6 +142,7 @@ def _builtin_dir() -> Path:
 
 
 def builtin_tasks() -> list[str]:
+    """Names of the tasks shipped with orchbench ("typer-T1", ...), for `load_task`."""
     return sorted(p.stem for p in _builtin_dir().glob("*.toml"))
 
 
