@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.errors import RateCardError
-from orchbench.records import Usage
+from orchbench.records import Call, Usage
 from orchbench.tomlfile import read_toml
 
 BUILTIN_CARDS = ("current", "paper-2026-06")
@@ -180,6 +180,29 @@ class RateCard:
         if self.local_free and is_local_model(model):
             return FREE.cost, f"{self.name}: local model, $0"
         return None
+
+
+def price_call(card: Any, usage: Usage, *, configured: str, reported: str | None) -> tuple[float, str]:
+    """(dollars, model priced by) for one call.
+
+    The model the provider reports (a dated "claude-haiku-4-5-20251001" for the configured alias
+    "claude-haiku-4-5") is what ran, so it prices the call when the card knows it; otherwise the
+    configured name does. The name used is stored on the call (`Call.priced_model`), so a re-price
+    later looks up the same entry.
+    """
+    model = price_model(card, configured=configured, reported=reported)
+    return card.cost(model, usage), model
+
+
+def repricing_model(card: Any, call: Call) -> str:
+    """The name to re-price a stored call by, with the same rule: what the provider reported when
+    `card` knows it, else what the call was priced by when recorded (the configured name)."""
+    return price_model(card, configured=call.priced_model or call.model, reported=call.model)
+
+
+def price_model(card: Any, *, configured: str, reported: str | None) -> str:
+    knows = getattr(card, "knows", None)
+    return reported if reported and reported != configured and knows is not None and knows(reported) else configured
 
 
 def _fmt(p: Price) -> str:

@@ -156,9 +156,11 @@ def _role_costs(trial: Trial, calls: list[Call], rate_card: RateCard | None) -> 
     if rate_card is None:
         return {str(r): c for r, c in trial.cost.items()}
     if calls:
+        from orchbench.pricing import repricing_model
+
         out: dict[str, float] = {}
         for c in calls:
-            out[c.role] = out.get(c.role, 0.0) + rate_card.cost(c.model, c.usage)
+            out[c.role] = out.get(c.role, 0.0) + rate_card.cost(repricing_model(rate_card, c), c.usage)
         return out
     out = {}
     for role, u in trial.usage.items():

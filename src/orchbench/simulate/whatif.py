@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from orchbench.errors import BadArgument, ConflictingSources, StoreNotFound, UserError
+from orchbench.pricing import repricing_model
 from orchbench.records import FINAL_STATUSES, ROLES, Call, Trial, Usage
 from orchbench.simulate.billing import Ttl, min_cacheable_for
 from orchbench.simulate.fit import ASSUMPTIONS, FittedCell, fit_cells, fit_loop
@@ -161,7 +162,7 @@ class _Simulator:
         out: dict[str, float] = {}
         if calls:
             for c in calls:
-                out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(c.model, c.usage)
+                out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(repricing_model(self.pricer.card, c), c.usage)
             return out
         for role, u in trial.usage.items():
             out[role] = self.pricer.cost(trial.models[role], u) if role in trial.models else 0.0
@@ -174,7 +175,7 @@ class _Simulator:
             if calls:
                 out: dict[str, float] = {}
                 for c in calls:
-                    out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(c.model, _no_cache(c.usage))
+                    out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(repricing_model(self.pricer.card, c), _no_cache(c.usage))
                 return out, "exact"
             return {r: self.pricer.cost(trial.models[r], _no_cache(u)) for r, u in trial.usage.items()
                     if r in trial.models}, "exact"
@@ -185,7 +186,8 @@ class _Simulator:
             for st, a, b, bill in zip(plain.steps, plain.predicted, changed.predicted, changed.bills):
                 c = st.call
                 # b.cache_write includes the 1-hour writes; the pricer adds their premium
-                delta = self.pricer.cost(c.model, b, write_1h=bill.cache_write_1h) - self.pricer.cost(c.model, a)
+                model = repricing_model(self.pricer.card, c)
+                delta = self.pricer.cost(model, b, write_1h=bill.cache_write_1h) - self.pricer.cost(model, a)
                 out[c.role] = out.get(c.role, 0.0) + delta
             return out, "replay"
         if s.ttl == "1h":
