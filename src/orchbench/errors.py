@@ -4,6 +4,7 @@
     ├── UserError                   bad input: the message says what and where, in one line
     │   ├── BadArgument             one argument's value is wrong (.argument names the parameter)
     │   ├── ConflictingSources      a store and results files given together, or neither
+    │   ├── NoReferenceSolution     the oracle arm on a task without a reference solution
     │   ├── RateCardError           a rate card cannot be loaded or cannot price a model
     │   │   ├── UnknownModel        (orchbench.pricing) no price for a model
     │   │   └── NotRepriceable      stored trials lack what re-pricing needs
@@ -45,6 +46,14 @@ class BadArgument(UserError):
 
 class ConflictingSources(UserError):
     """Trials must come from exactly one source: a store or results files."""
+
+
+class NoReferenceSolution(UserError):
+    """The oracle arm replays a task's [[reference]] solution; this task has none."""
+
+    def __init__(self, task: str) -> None:
+        super().__init__(f"task {task!r} has no [[reference]] solution, so the oracle arm cannot run it")
+        self.task = task
 
 
 class RateCardError(UserError):

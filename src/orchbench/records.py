@@ -7,6 +7,7 @@ one source of truth, so a trial total can never disagree with the calls it is ma
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -26,6 +27,11 @@ FINAL_STATUSES: frozenset[str] = COUNTED_STATUSES | {"infra_error"}
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_trial_id(experiment: str, arm: str, task: str, attempt: int) -> str:
+    """The one trial-id format (runs and batches alike): readable, and unique across processes."""
+    return f"{experiment}-{arm}-{task}-{attempt}-{uuid.uuid4().hex[:8]}"
 
 
 class Usage(BaseModel):

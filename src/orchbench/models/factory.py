@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orchbench.errors import UserError
+from orchbench.errors import NoReferenceSolution, UserError
 from orchbench.models.base import ModelAPI, RetryPolicy
 
 if TYPE_CHECKING:  # arms sits above models; only its shape is needed here
@@ -78,7 +78,6 @@ def make_model(cfg: ModelConfig, *, caching: str = "paper", task: Any = None,
         if cfg.model != "oracle":
             raise UserError(f"scripted model {cfg.model!r} is unknown; the only scripted model is 'oracle'")
         if task is None or not getattr(task, "reference", None):
-            name = getattr(task, "name", "?")
-            raise UserError(f"task {name!r} has no [[reference]] solution, so the oracle arm cannot run it")
+            raise NoReferenceSolution(getattr(task, "name", "?"))
         return OracleModel(task.reference)
     raise UserError(f"unknown provider {cfg.provider!r}; use anthropic, openai, ollama or scripted")

@@ -27,7 +27,7 @@ from typing import Any
 from orchbench.records import Call, Trial
 
 # (trial, calls): calls is None when the worker already wrote the trial to the shared store.
-Outcome = tuple[Trial, "list[Call] | None"]
+JobResult = tuple[Trial, "list[Call] | None"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class TrialJob:
     unsafe_no_sandbox: bool = False
     rate_card: str | None = None  # the card's spec (name or absolute path): each worker loads it once
     model_factory: Callable[..., Any] | None = None  # picklable (module-level); tests inject scripted models
-    trial_fn: Callable[[TrialJob], Outcome] | None = None  # replaces run_trial (scheduling tests only)
+    trial_fn: Callable[[TrialJob], JobResult] | None = None  # replaces run_trial (scheduling tests only)
 
     @property
     def arm_name(self) -> str:
@@ -75,7 +75,7 @@ def _run_trial(job: TrialJob, store: Any) -> Trial:
     )
 
 
-def run_into_store(job: TrialJob) -> Outcome:
+def run_into_store(job: TrialJob) -> JobResult:
     if job.trial_fn is not None:
         return job.trial_fn(job)
     from orchbench.store import Store
@@ -85,7 +85,7 @@ def run_into_store(job: TrialJob) -> Outcome:
         return _run_trial(job, store), None
 
 
-def run_and_return(job: TrialJob) -> Outcome:
+def run_and_return(job: TrialJob) -> JobResult:
     if job.trial_fn is not None:
         trial, calls = job.trial_fn(job)
         return trial, calls or []

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from orchbench.errors import UserError
-from orchbench.runner.jobs import Outcome, TrialJob, run_and_return
+from orchbench.runner.jobs import JobResult, TrialJob, run_and_return
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -46,7 +46,7 @@ def check_reachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -
         ) from None
 
 
-def _remote_run(job: TrialJob) -> Outcome:
+def _remote_run(job: TrialJob) -> JobResult:
     return run_and_return(job)
 
 

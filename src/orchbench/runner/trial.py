@@ -8,7 +8,6 @@ provider's text, never as the agent's failure; the calls made so far stay stored
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,14 @@ from orchbench.agent.loop import Agent, LoopResult
 from orchbench.agent.orchestrate import orchestrator_agent
 from orchbench.agent.recorder import Recorder
 from orchbench.arms import Arm, ModelConfig
-from orchbench.errors import UserError
+from orchbench.errors import NoReferenceSolution, UserError
 from orchbench.models.base import InfraError, ModelAPI, RetryPolicy
 from orchbench.models.factory import check_keys, make_model
-from orchbench.records import Trial, Usage, Verdict, utcnow
+from orchbench.records import Trial, Usage, Verdict, new_trial_id, utcnow
 
 ModelFactory = Callable[[ModelConfig, str], ModelAPI]  # (config, role) -> model
 _PROBE = Usage(input=1)  # to make a rate card name a model it does not know (it raises)
 UNSAFE_NOTE = "ran with --unsafe-no-sandbox: agent commands were not confined"
-
-
-def new_trial_id(arm: str, task: str) -> str:
-    return f"{arm}-{task}-{uuid.uuid4().hex[:10]}"
 
 
 def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_card: Any = None,
@@ -44,7 +39,7 @@ def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_ca
             raise UserError("bubblewrap (bwrap) is not usable here, so agent commands cannot be sandboxed; "
                             "install bubblewrap, or pass --unsafe-no-sandbox to run them unconfined")
     if any(c.provider == "scripted" for c in configs) and not getattr(task, "reference", None):
-        raise UserError(f"task {task.name!r} has no [[reference]] solution, so the oracle arm cannot run it")
+        raise NoReferenceSolution(task.name)
     if not hasattr(rate_card, "cost"):  # None or a spec ("paper-2026-06", a TOML path)
         from orchbench.pricing import load_rate_card
 
@@ -96,7 +91,7 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
                        check_key=model_factory is None)
     factory = model_factory or default_factory(arm, task, env=env, retry=retry)
     models = {role: factory(cfg, role) for role, cfg in arm.models()}
-    trial = Trial(id=trial_id or new_trial_id(arm.name, task.name), experiment=experiment, arm=arm.name,
+    trial = Trial(id=trial_id or new_trial_id(experiment, arm.name, task.name, attempt), experiment=experiment, arm=arm.name,
                   task=task.name, attempt=attempt, status="running", started_at=utcnow(),
                   models={role: cfg.model for role, cfg in arm.models()},  # type: ignore[misc]
                   notes=[UNSAFE_NOTE] if unsafe_no_sandbox else [])
