@@ -27,7 +27,7 @@ from orchbench import migrations
 from orchbench.bulk import construct_trusted, gc_paused
 from orchbench.errors import NotAStore, StoreError, StoreNotFound, StoreReadOnly, StoreTooNew, UserError
 from orchbench.migrations import SCHEMA_VERSION
-from orchbench.records import Call, Experiment, Trial, Usage, Verdict
+from orchbench.records import FINAL_STATUSES, Call, Experiment, Trial, Usage, Verdict
 
 APPLICATION_ID = 0x4F524342  # "ORCB"
 BUSY_TIMEOUT_MS = 60_000
@@ -331,6 +331,14 @@ class Store:
                 if calls is None:
                     calls = out[r[0]] = []
                 calls.append(_row_call(r))
+
+
+def finished_trials(db: str | Path, *, calls: bool = False, transcript: bool = False) -> list[tuple[Trial, list[Call]]]:
+    """A store's finished trials (not running or interrupted ones), read-only, with their calls if asked."""
+    with Store(db, readonly=True) as store:
+        trials = [t for t in store.trials() if t.status in FINAL_STATUSES]
+        by_trial = store.calls_by_trial([t.id for t in trials], transcript=transcript) if calls else {}
+    return [(t, by_trial.get(t.id, [])) for t in trials]
 
 
 def _upsert_experiment(db: sqlite3.Connection, exp: Experiment) -> None:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from orchbench.analysis.columns import TrialColumns, TrialItem
 from orchbench.analysis.paperscan import read_paper_columns
-from orchbench.errors import ConflictingSources, StoreNotFound
-from orchbench.records import FINAL_STATUSES
+from orchbench.errors import ConflictingSources
 
 
 def paper_data_dir() -> Path:
@@ -27,13 +26,8 @@ def load_trials(
         return read_paper_columns(results)
     if db is None:
         raise ConflictingSources("no trials to analyse: give a store or results files")
-    if not Path(db).is_file():
-        raise StoreNotFound(db)
-    from orchbench.store import Store
+    from orchbench.store import finished_trials
 
-    with Store(db, readonly=True) as store:
-        trials = [t for t in store.trials() if t.status in FINAL_STATUSES]
-        if not with_calls:
-            return list(trials)
-        calls = store.calls_by_trial(t.id for t in trials)  # one pass, no transcripts
-        return [(t, calls.get(t.id, [])) for t in trials]
+    items = finished_trials(db, calls=with_calls)  # calls in one pass, without transcripts
+    rows: list[TrialItem] = list(items) if with_calls else [t for t, _ in items]
+    return rows

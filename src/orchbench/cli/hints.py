@@ -6,32 +6,21 @@ error class maps to the advice for its kind, and an argument's Python name to th
 
 from __future__ import annotations
 
-from orchbench.errors import (
-    BadArgument,
-    ConflictingSources,
-    NotAStore,
-    NotRepriceable,
-    RateCardError,
-    StoreError,
-    StoreNotFound,
-    StoreReadOnly,
-    StoreTooNew,
-    UserError,
-)
+from orchbench import errors as e
 
 # Python parameter -> command-line option, where the option is not simply --parameter-name.
 OPTION_OF = {"ttl": "--cache-ttl", "backend": "--backend"}
 
 # Most specific class first: the first match wins.
-ADVICE: tuple[tuple[type[UserError], str], ...] = (
-    (StoreNotFound, "import or run trials first, or pass --db PATH"),
-    (NotAStore, "pass --db with an orchbench store or a new file name"),
-    (StoreReadOnly, "check the file's permissions, or pass another --db"),
-    (StoreTooNew, ""),
-    (StoreError, "check --db"),
-    (ConflictingSources, "pass either --db PATH or --results DIR|FILE..."),
-    (NotRepriceable, "drop --rate-card to use the recorded costs"),
-    (RateCardError, "pass --rate-card with 'current', 'paper-2026-06' or a TOML card (see docs/store.md)"),
+ADVICE: tuple[tuple[type[e.UserError], str], ...] = (
+    (e.StoreNotFound, "import or run trials first, or pass --db PATH"),
+    (e.NotAStore, "pass --db with an orchbench store or a new file name"),
+    (e.StoreReadOnly, "check the file's permissions, or pass another --db"),
+    (e.StoreTooNew, ""),
+    (e.StoreError, "check --db"),
+    (e.ConflictingSources, "pass either --db PATH or --results DIR|FILE..."),
+    (e.NotRepriceable, "drop --rate-card to use the recorded costs"),
+    (e.RateCardError, "pass --rate-card with 'current', 'paper-2026-06' or a TOML card (see docs/store.md)"),
 )
 
 
@@ -39,9 +28,9 @@ def option(argument: str) -> str:
     return OPTION_OF.get(argument, "--" + argument.replace("_", "-"))
 
 
-def cli_message(exc: UserError) -> str:
+def cli_message(exc: e.UserError) -> str:
     """The one line the CLI prints for `exc`: what, where, and how to fix it with flags."""
-    if isinstance(exc, BadArgument):
+    if isinstance(exc, e.BadArgument):
         return f"{option(exc.argument)}: {exc.detail}"
     for kind, advice in ADVICE:
         if isinstance(exc, kind):

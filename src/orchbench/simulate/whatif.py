@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from orchbench.errors import BadArgument, ConflictingSources, StoreNotFound, UserError
+from orchbench.errors import BadArgument, ConflictingSources, UserError
 from orchbench.pricing import repricing_model
-from orchbench.records import FINAL_STATUSES, ROLES, Call, Trial, Usage
+from orchbench.records import ROLES, Call, Trial, Usage
 from orchbench.simulate.billing import Ttl, min_cacheable_for
 from orchbench.simulate.fit import ASSUMPTIONS, FittedCell, fit_cells, fit_loop
 from orchbench.simulate.model import LoopUsage, Prices
@@ -89,14 +89,9 @@ def load_items(*, db: Path | None = None, results: Sequence[Path] = ()) -> list[
 
             results = [Path(str(resources.files("orchbench") / "data" / "paper"))]
         return [(t, list(c)) for t, c in read_paper_files(list(results))]
-    if not Path(db).is_file():
-        raise StoreNotFound(db)
-    from orchbench.store import Store
+    from orchbench.store import finished_trials
 
-    with Store(db, readonly=True) as store:
-        trials = [t for t in store.trials() if t.status in FINAL_STATUSES]
-        calls = store.calls_by_trial([t.id for t in trials], transcript=True)
-    return [(t, calls.get(t.id, [])) for t in trials]
+    return finished_trials(db, calls=True, transcript=True)
 
 
 def scenarios(*, reprice: Any = None, no_cache: bool = False, handback_cap: int | None = None,
