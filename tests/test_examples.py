@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SRC = Path(__file__).resolve().parent.parent / "src"
 # What each example must print (a line of its real output, not just "no crash").
 EXPECTED = {
-    "one_trial.py": [": success after 4 turns, judge: PASS", "orchestrator turn 1: str_replace_editor"],
+    "one_trial.py": [": success after 4 turns, judge: PASS", "solo turn 1: str_replace_editor"],
     "analyse_store.py": ["40 trials, 1 infra error(s), priced with paper-2026-06", "  A T1: 3/3 succeeded",
                          "T3 C vs D: p = 0.100 (exact), Cliff's delta +1.00"],
     "what_if.py": ["C vs A on T2: C costs no more than A on T2 with hand-backs of at most",

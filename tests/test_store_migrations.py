@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -44,11 +45,25 @@ def test_the_fixture_is_a_version_1_store(tmp_path: Path) -> None:
     con.close()
 
 
+def as_solo(row: tuple[object, ...], solo_ids: set[str]) -> tuple[object, ...]:
+    """A version-1 row as the solo-role migration should leave it (JSON keys or the role renamed)."""
+    if row[0] in solo_ids:  # a trial row: models, usage, cost are columns 8-10
+        return tuple(json.dumps({("solo" if k == "orchestrator" else k): v for k, v in json.loads(str(x)).items()})
+                     if 8 <= i <= 10 else x for i, x in enumerate(row))
+    if row[1] in solo_ids and row[2] == "orchestrator":  # a call row: trial_id, role
+        return (*row[:2], "solo", *row[3:])
+    return row
+
+
 def test_a_version_1_store_upgrades_in_place_with_every_row_kept(tmp_path: Path) -> None:
     p = v1_store(tmp_path / "v1.db")
-    before = {t: rows(p, t) for t in ("experiments", "trials")}
+    experiments, trials_before = rows(p, "experiments"), rows(p, "trials")
     calls_before = rows(p, "calls", V1_CALL_COLUMNS)
-    assert len(before["trials"]) == 14 and len(calls_before) == 4
+    assert len(trials_before) == 14 and len(calls_before) == 4
+    # Solo trials (one model, no executor): the fixture's arm D and the paper's arm A (its 10 trials;
+    # its infra-error line has no model at all, so nothing to rename).
+    solo_ids = {str(r[0]) for r in trials_before if "executor" not in str(r[8]) and "orchestrator" in str(r[8])}
+    assert len(solo_ids) == 11 and "D-tiny-1" in solo_ids and "C-tiny-1" not in solo_ids
     with Store(p) as s:
         trials = s.trials()
         calls = s.calls_by_trial(transcript=True)
@@ -57,13 +72,18 @@ def test_a_version_1_store_upgrades_in_place_with_every_row_kept(tmp_path: Path)
     assert [r[0] for r in con.execute("SELECT name FROM _migrations ORDER BY rowid")] == \
         [name for name, _ in migrations.MIGRATIONS]
     con.close()
-    assert {t: rows(p, t) for t in ("experiments", "trials")} == before
-    assert rows(p, "calls", V1_CALL_COLUMNS) == calls_before
-    assert [t.id for t in trials] == [r[0] for r in before["trials"]]
+    # Every row kept, every value as it was but the solo agent's role name.
+    assert rows(p, "experiments") == experiments
+    assert rows(p, "trials") == [as_solo(r, solo_ids) for r in trials_before]
+    assert rows(p, "calls", V1_CALL_COLUMNS) == [as_solo(r, solo_ids) for r in calls_before]
+    assert [t.id for t in trials] == [r[0] for r in trials_before]
     solo = calls["D-tiny-1"]
-    assert [c.turn for c in solo] == [0, 1] and solo[1].usage.cache_read == 2000
+    assert [(c.role, c.turn) for c in solo] == [("solo", 0), ("solo", 1)] and solo[1].usage.cache_read == 2000
     assert solo[0].content == [{"type": "text", "text": "turn 0"}]
+    assert [c.role for c in calls["C-tiny-1"]] == ["orchestrator", "executor"]
     assert all(c.priced_model is None for cs in calls.values() for c in cs)  # not recorded before v2
+    by_id = {t.id: t for t in trials}
+    assert by_id["D-tiny-1"].usage["solo"].cache_read == 2000 and by_id["D-tiny-1"].iterations == 2
 
 
 def test_an_upgraded_store_takes_new_rows_and_reopens_without_migrating_again(tmp_path: Path) -> None:
@@ -80,8 +100,8 @@ def test_a_read_only_open_upgrades_the_schema_but_no_row(tmp_path: Path) -> None
     p = v1_store(tmp_path / "v1.db")
     trials = rows(p, "trials")
     with Store(p, readonly=True) as s:
-        assert len(s.trials()) == len(trials)
-    assert rows(p, "trials") == trials
+        assert [t.id for t in s.trials()] == [r[0] for r in trials]
+    assert [r[0] for r in rows(p, "trials")] == [r[0] for r in trials]
 
 
 def test_a_store_with_a_migration_this_orchbench_does_not_know_is_refused(tmp_path: Path) -> None:

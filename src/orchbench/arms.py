@@ -63,7 +63,8 @@ class Arm(_Strict):
         return self.prompts.orchestrator if self.orchestrated else self.prompts.solo
 
     def models(self) -> list[tuple[str, ModelConfig]]:
-        out = [("orchestrator", self.orchestrator)]
+        """(role, model) pairs: ("solo", ...) for a solo arm, else orchestrator then executor."""
+        out = [("orchestrator" if self.orchestrated else "solo", self.orchestrator)]
         if self.executor is not None:
             out.append(("executor", self.executor))
         return out

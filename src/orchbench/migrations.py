@@ -16,6 +16,7 @@ Append new migrations at the end; never edit, reorder or remove one that has shi
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -47,6 +48,27 @@ def m001_initial(db: sqlite3.Connection) -> None:
 def m002_calls_priced_model(db: sqlite3.Connection) -> None:
     """Which model name the rate card priced the call by (None: stored before this was recorded)."""
     add_column(db, "calls", "priced_model", "TEXT")
+
+
+@migration
+def m003_solo_role(db: sqlite3.Connection) -> None:
+    """A solo agent's calls and totals were stored under the role "orchestrator": call them "solo"."""
+    solo: list[str] = []
+    for tid, models, usage, cost in db.execute("SELECT id, models, usage, cost FROM trials").fetchall():
+        m, u, c = json.loads(models), json.loads(usage), json.loads(cost)
+        if "executor" in m or "executor" in u or "orchestrator" not in {*m, *u}:
+            continue  # orchestrated (or no model at all): nothing to rename
+        solo.append(tid)
+        db.execute("UPDATE trials SET models = ?, usage = ?, cost = ? WHERE id = ?",
+                   (json.dumps(_as_solo(m)), json.dumps(_as_solo(u)), json.dumps(_as_solo(c)), tid))
+    for i in range(0, len(solo), 500):
+        chunk = solo[i:i + 500]
+        db.execute(f"UPDATE calls SET role = 'solo' WHERE role = 'orchestrator' "
+                   f"AND trial_id IN ({', '.join('?' * len(chunk))})", chunk)
+
+
+def _as_solo(by_role: dict[str, object]) -> dict[str, object]:
+    return {("solo" if k == "orchestrator" else k): v for k, v in by_role.items()}
 
 
 _V1 = """

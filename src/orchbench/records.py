@@ -8,6 +8,7 @@ one source of truth, so a trial total can never disagree with the calls it is ma
 from __future__ import annotations
 
 import uuid
+from collections.abc import Container
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -15,8 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 
 # A solo agent's calls are "solo"; an orchestrated arm's are "orchestrator" and "executor".
 Role = Literal["solo", "orchestrator", "executor"]
-ROLES: tuple[Role, ...] = ("orchestrator", "executor")
-LEAD_ROLES: tuple[Role, ...] = ("solo", "orchestrator")  # the role that drives the trial (turns, iterations)
+ROLES: tuple[Role, ...] = ("solo", "orchestrator", "executor")
+LEAD_ROLES: tuple[Role, ...] = ("solo", "orchestrator")  # the role that drives the trial (its turns)
+
+
+def lead_role(by_role: Container[str]) -> Role:
+    """The role that drove a trial, from its roles (or a mapping keyed by them): "solo" if present, else "orchestrator"."""
+    return "solo" if "solo" in by_role else "orchestrator"
 
 # success / failure / blocked are the agent's outcomes; infra_error is ours (never counted as a trial);
 # running / interrupted are lifecycle states of the store (a crashed batch leaves `running` behind).
@@ -157,7 +163,8 @@ class Trial(BaseModel):
 
     @property
     def orchestrator_tokens(self) -> int:
-        u = self.usage.get("orchestrator")
+        """input + cache_read of the solo agent or the orchestrator: the paper's token volume."""
+        u = self.usage.get(lead_role(self.usage))
         return u.prompt_side if u else 0
 
     def with_calls(self, calls: list[Call]) -> Trial:

@@ -143,10 +143,11 @@ def show(
         table.add_column(col, justify="left" if col in ("call", "model", "tools") else "right", no_wrap=True)
     running = 0.0
     handbacks: list[tuple[str, str]] = []
-    for c in sorted(calls, key=lambda c: (c.started_at, c.role != "orchestrator")):
+    for c in sorted(calls, key=lambda c: (c.started_at, c.role == "executor")):
         running += c.cost_usd
         u = c.usage
-        label = f"orch {c.turn}" if c.role == "orchestrator" else f" └ exec {c.turn} (of {c.parent_turn})"
+        label = (f" └ exec {c.turn} (of {c.parent_turn})" if c.role == "executor"
+                 else f"{'orch' if c.role == 'orchestrator' else 'solo'} {c.turn}")
         table.add_row(label, c.model, f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
                       f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", ",".join(c.tool_names),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")

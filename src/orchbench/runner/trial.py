@@ -19,7 +19,7 @@ from orchbench.arms import Arm, ModelConfig
 from orchbench.errors import NoReferenceSolution, UserError
 from orchbench.models.base import InfraError, ModelAPI, RetryPolicy
 from orchbench.models.factory import check_keys, make_model
-from orchbench.records import Trial, Usage, Verdict, new_trial_id, utcnow
+from orchbench.records import LEAD_ROLES, Trial, Usage, Verdict, new_trial_id, utcnow
 
 ModelFactory = Callable[[ModelConfig, str], ModelAPI]  # (config, role) -> model
 _PROBE = Usage(input=1)  # to make a rate card name a model it does not know (it raises)
@@ -70,7 +70,7 @@ def build_agent(arm: Arm, task: Any, ws: Any, tools: list[Any], models: dict[str
                 recorder: Recorder, judge: Callable[[], str] | None = None) -> Agent:
     cap = arm.cap_for(task)
     if models.get("executor") is None:
-        return Agent(models["orchestrator"], tools, system=arm.prompts.solo, cap=cap, role="orchestrator",
+        return Agent(models["solo"], tools, system=arm.prompts.solo, cap=cap, role="solo",
                      recorder=recorder)
     return orchestrator_agent(models["orchestrator"], models["executor"], tools, root=Path(ws.root),
                               policy=arm.return_policy, cap=cap, executor_cap=arm.executor_cap_for(task),
@@ -143,7 +143,7 @@ def _judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
 
 
 def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: Any, t0: float) -> Trial:
-    iterations = sum(1 for c in recorder.calls if c.role == "orchestrator")
+    iterations = sum(1 for c in recorder.calls if c.role in LEAD_ROLES)
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
                                     "iterations": iterations}).with_calls(recorder.calls)
     if store is not None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from orchbench.errors import BadArgument, ConflictingSources, UserError
 from orchbench.pricing import repricing_model
-from orchbench.records import ROLES, Call, Trial, Usage
+from orchbench.records import LEAD_ROLES, Call, Trial, Usage, lead_role
 from orchbench.simulate.billing import Ttl, min_cacheable_for
 from orchbench.simulate.fit import ASSUMPTIONS, FittedCell, fit_cells, fit_loop
 from orchbench.simulate.model import LoopUsage, Prices
@@ -175,7 +175,7 @@ class _Simulator:
             return {r: self.pricer.cost(trial.models[r], _no_cache(u)) for r, u in trial.usage.items()
                     if r in trial.models}, "exact"
         known = replayable(calls)
-        if known and any(c.role == "orchestrator" for c in known):
+        if known and any(c.role in LEAD_ROLES for c in known):
             plain, changed = replay(known), replay(known, ttl=s.ttl, handback_cap=s.cap)
             out = dict(ref)
             for st, a, b, bill in zip(plain.steps, plain.predicted, changed.predicted, changed.bills):
@@ -192,7 +192,8 @@ class _Simulator:
 
     def _capped_closed_form(self, cap: int | None, trial: Trial, ref: dict[str, float]) -> tuple[dict[str, float], str]:
         cell = self.cells().get((trial.arm, trial.task))
-        u = trial.usage.get("orchestrator")
+        lead = lead_role(trial.usage)
+        u = trial.usage.get(lead)
         if cell is None or cell.baseline is None or u is None or trial.iterations < 2 or cap is None:
             return dict(ref), "unchanged (no hand-back to cap)"
         base = self.cells()[(cell.baseline, cell.task)]
@@ -206,7 +207,7 @@ class _Simulator:
                        handback=cell.handback_tokens)
         delta = loop.capped(cap).usage().cost(cell.prices) - loop.usage().cost(cell.prices)
         out = dict(ref)
-        out["orchestrator"] = out.get("orchestrator", 0.0) + delta
+        out[lead] = out.get(lead, 0.0) + delta
         return out, "closed-form"
 
 
@@ -266,4 +267,6 @@ def run_whatif(items: list[Item], card: Any, scens: list[Scenario]) -> WhatIf:
 
 
 def _role_arrays(costs: list[dict[str, float]]) -> dict[str, np.ndarray]:
-    return {r: np.array([c.get(r, 0.0) for c in costs], dtype=np.float64) for r in ROLES}
+    # Analysis columns hold the lead (solo agent or orchestrator) under "orchestrator".
+    return {"orchestrator": np.array([c.get("solo", 0.0) + c.get("orchestrator", 0.0) for c in costs]),
+            "executor": np.array([c.get("executor", 0.0) for c in costs], dtype=np.float64)}
