@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
+from orchbench.cli.fit import print_tables
 from orchbench.errors import UserError
 from orchbench.runner.schedule import CellKey, CellState, Policy, totals
 
@@ -117,4 +118,4 @@ def status(
         where = f"experiment {experiment!r}" if experiment else "any experiment"
         raise UserError(f"{db}: no trials for {where}; see `orchbench status --db {db}` for what is there")
     for view in views:
-        console.print(cells_table(f"experiment {view.experiment}", view.policy, view.states))
+        print_tables(console, cells_table(f"experiment {view.experiment}", view.policy, view.states))

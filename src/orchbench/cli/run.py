@@ -117,6 +117,7 @@ def show(
     full: Annotated[bool, typer.Option("--full", help="Print hand-backs in full.")] = False,
 ) -> None:
     """A trial call by call: token split, cost, what each delegation handed back, running total."""
+    from orchbench.cli.fit import print_tables
     from orchbench.store import Store
 
     if not Path(db).exists():
@@ -158,7 +159,7 @@ def show(
                     text = str(r.get("content", ""))
                     handbacks.append((f"orchestrator turn {c.turn}", text if full or len(text) <= 600
                                       else text[:600] + f" … [{len(text) - 600} more chars; --full]"))
-    console.print(table)
+    print_tables(console, table)
     for where, text in handbacks:
         console.rule(f"handed back at {where}")
         console.print(text, markup=False, highlight=False)
