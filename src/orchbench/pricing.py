@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from orchbench.errors import RateCardError
 from orchbench.records import Call, Usage
@@ -182,7 +182,13 @@ class RateCard:
         return None
 
 
-def price_call(card: Any, usage: Usage, *, configured: str, reported: str | None) -> tuple[float, str]:
+class Prices(Protocol):
+    """What prices a call: a RateCard, or any object with its `cost` (`knows` is optional)."""
+
+    def cost(self, model: str, usage: Usage) -> float: ...
+
+
+def price_call(card: Prices, usage: Usage, *, configured: str, reported: str | None) -> tuple[float, str]:
     """(dollars, model priced by) for one call.
 
     The model the provider reports (a dated "claude-haiku-4-5-20251001" for the configured alias
@@ -194,13 +200,13 @@ def price_call(card: Any, usage: Usage, *, configured: str, reported: str | None
     return card.cost(model, usage), model
 
 
-def repricing_model(card: Any, call: Call) -> str:
+def repricing_model(card: Prices, call: Call) -> str:
     """The name to re-price a stored call by, with the same rule: what the provider reported when
     `card` knows it, else what the call was priced by when recorded (the configured name)."""
     return price_model(card, configured=call.priced_model or call.model, reported=call.model)
 
 
-def price_model(card: Any, *, configured: str, reported: str | None) -> str:
+def price_model(card: Prices, *, configured: str, reported: str | None) -> str:
     knows = getattr(card, "knows", None)
     return reported if reported and reported != configured and knows is not None and knows(reported) else configured
 
@@ -283,6 +289,11 @@ def _builtin(name: str) -> RateCard:
     if name == "current":
         return RateCard("current", use_genai_prices=True, local_free=True)
     return RateCard("paper-2026-06", PAPER_PRICES, local_free=True)
+
+
+def as_rate_card(card: RateCard | str | Path | None) -> RateCard:
+    """`card` itself if it is one, else the card it names (None: "current")."""
+    return card if isinstance(card, RateCard) else load_rate_card(card)
 
 
 def load_rate_card(spec: str | Path | None = None) -> RateCard:

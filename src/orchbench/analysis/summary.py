@@ -85,11 +85,12 @@ def finite(obj: Any) -> Any:
 
 
 def resolve_rate_card(rate_card: RateCard | str | Path | None) -> RateCard | None:
-    if rate_card is None or hasattr(rate_card, "cost"):
-        return rate_card  # type: ignore[return-value]
-    from orchbench.pricing import load_rate_card
+    """None (the recorded costs stand) or the card `rate_card` is or names."""
+    if rate_card is None:
+        return None
+    from orchbench.pricing import as_rate_card
 
-    return load_rate_card(rate_card)
+    return as_rate_card(rate_card)
 
 
 def analyze(

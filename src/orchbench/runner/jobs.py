@@ -22,9 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.records import Call, Trial
+
+if TYPE_CHECKING:
+    from orchbench.arms import Arm
+    from orchbench.tasks.spec import Task
 
 # (trial, calls): calls is None when the worker already wrote the trial to the shared store.
 JobResult = tuple[Trial, "list[Call] | None"]
@@ -34,8 +38,8 @@ JobResult = tuple[Trial, "list[Call] | None"]
 class TrialJob:
     trial_id: str
     experiment: str
-    arm: Any  # orchbench.arms.Arm, the cell's turn cap applied
-    task: Any  # orchbench.tasks.spec.Task
+    arm: Arm  # the cell's turn cap applied
+    task: Task
     attempt: int
     db: str | None = None  # the shared store (local backend); None: return the records
     unsafe_no_sandbox: bool = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchbench.agent.loop import Agent, LoopResult
 from orchbench.agent.orchestrate import orchestrator_agent
@@ -19,15 +19,30 @@ from orchbench.arms import Arm, ModelConfig
 from orchbench.errors import NoReferenceSolution, UserError
 from orchbench.models.base import InfraError, ModelAPI, RetryPolicy
 from orchbench.models.factory import check_keys, make_model
-from orchbench.records import LEAD_ROLES, Trial, Usage, Verdict, new_trial_id, utcnow
+from orchbench.records import LEAD_ROLES, Call, Trial, Usage, Verdict, new_trial_id, utcnow
+
+if TYPE_CHECKING:
+    from orchbench.pricing import RateCard
+    from orchbench.tasks.spec import Task
+    from orchbench.tasks.workspace import Workspace
 
 ModelFactory = Callable[[ModelConfig, str], ModelAPI]  # (config, role) -> model
+
+
+class TrialSink(Protocol):
+    """Where a trial is recorded as it runs: a `Store`, or anything with these three writes."""
+
+    def start_trial(self, trial: Trial) -> None: ...
+    def add_call(self, call: Call) -> int: ...
+    def finish_trial(self, trial: Trial) -> Trial: ...
+
+
 _PROBE = Usage(input=1)  # to make a rate card name a model it does not know (it raises)
 UNSAFE_NOTE = "ran with --unsafe-no-sandbox: agent commands were not confined"
 
 
-def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_card: Any = None,
-                env: Mapping[str, str] | None = None, check_key: bool = True) -> Any:
+def check_ready(task: Task, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_card: RateCard | str | Path | None = None,
+                env: Mapping[str, str] | None = None, check_key: bool = True) -> RateCard:
     """Raise UserError for anything that would make the trial fail before it starts; return the card."""
     configs = [cfg for _, cfg in arm.models()]
     if check_key:
@@ -40,19 +55,16 @@ def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_ca
                             "install bubblewrap, or pass --unsafe-no-sandbox to run them unconfined")
     if any(c.provider == "scripted" for c in configs) and not getattr(task, "reference", None):
         raise NoReferenceSolution(task.name)
-    if not hasattr(rate_card, "cost"):  # None or a spec ("paper-2026-06", a TOML path)
-        from orchbench.pricing import load_rate_card
+    from orchbench.pricing import as_rate_card
 
-        rate_card = load_rate_card(rate_card)
+    card = as_rate_card(rate_card)
     for cfg in configs:
-        if cfg.provider != "scripted" and not rate_card.knows(cfg.model):
-            rate_card.cost(cfg.model, _PROBE)  # raises UnknownModel: names the model and how to price it
-            raise UserError(f"rate card {getattr(rate_card, 'name', '?')!r} has no price for {cfg.model!r}; "
-                            "add it in a TOML rate card and pass --rate-card FILE")
-    return rate_card
+        if cfg.provider != "scripted" and not card.knows(cfg.model):
+            card.cost(cfg.model, _PROBE)  # raises UnknownModel: names the model and how to price it
+    return card
 
 
-def default_factory(arm: Arm, task: Any, *, env: Mapping[str, str] | None = None,
+def default_factory(arm: Arm, task: Task, *, env: Mapping[str, str] | None = None,
                     retry: RetryPolicy | None = None) -> ModelFactory:
     def factory(cfg: ModelConfig, role: str) -> ModelAPI:
         return make_model(cfg, caching=arm.caching, task=task, env=env, retry=retry)
@@ -60,13 +72,13 @@ def default_factory(arm: Arm, task: Any, *, env: Mapping[str, str] | None = None
     return factory
 
 
-def build_tools(ws: Any, *, unsafe_no_sandbox: bool) -> list[Any]:
+def build_tools(ws: Workspace, *, unsafe_no_sandbox: bool) -> list[Any]:
     from orchbench.agent.tools import BashTool, EditorTool
 
     return [EditorTool(ws.root), BashTool(ws, unsafe_no_sandbox=unsafe_no_sandbox)]
 
 
-def build_agent(arm: Arm, task: Any, ws: Any, tools: list[Any], models: dict[str, ModelAPI],
+def build_agent(arm: Arm, task: Task, ws: Workspace, tools: list[Any], models: dict[str, ModelAPI],
                 recorder: Recorder, judge: Callable[[], str] | None = None) -> Agent:
     cap = arm.cap_for(task)
     if models.get("executor") is None:
@@ -78,9 +90,10 @@ def build_agent(arm: Arm, task: Any, ws: Any, tools: list[Any], models: dict[str
                               executor_system=arm.prompts.executor, judge=judge)
 
 
-def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adhoc", attempt: int = 0,
+def run_trial(task: Task, arm: Arm, *, store: TrialSink | None = None, experiment: str = "adhoc", attempt: int = 0,
               unsafe_no_sandbox: bool = False, model_factory: ModelFactory | None = None,
-              trial_id: str | None = None, rate_card: Any = None, env: Mapping[str, str] | None = None,
+              trial_id: str | None = None, rate_card: RateCard | str | Path | None = None,
+              env: Mapping[str, str] | None = None,
               retry: RetryPolicy | None = None) -> Trial:
     """Run one trial of `arm` on `task`: fresh workspace, agent loop, judge; returns the final Trial.
 
@@ -112,7 +125,7 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
     return _finish(trial, update, recorder, store, t0)
 
 
-def _attempt(task: Any, arm: Arm, models: dict[str, ModelAPI], recorder: Recorder,
+def _attempt(task: Task, arm: Arm, models: dict[str, ModelAPI], recorder: Recorder,
              unsafe_no_sandbox: bool) -> dict[str, Any]:
     from orchbench.judge.run import run_judge
     from orchbench.tasks.workspace import workspace
@@ -142,7 +155,7 @@ def _judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
     }
 
 
-def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: Any, t0: float) -> Trial:
+def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: TrialSink | None, t0: float) -> Trial:
     iterations = sum(1 for c in recorder.calls if c.role in LEAD_ROLES)
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
                                     "iterations": iterations}).with_calls(recorder.calls)

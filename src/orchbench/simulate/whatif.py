@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from orchbench.errors import BadArgument, ConflictingSources, UserError
-from orchbench.pricing import repricing_model
+from orchbench.pricing import RateCard, repricing_model
 from orchbench.records import LEAD_ROLES, Call, Trial, Usage, lead_role
 from orchbench.simulate.billing import Ttl, min_cacheable_for
 from orchbench.simulate.fit import ASSUMPTIONS, FittedCell, fit_cells, fit_loop
@@ -38,7 +38,7 @@ class Scenario:
     key: str
     label: str
     assumption: str
-    card: Any = None  # rate card of a re-pricing scenario
+    card: RateCard | None = None  # rate card of a re-pricing scenario
     caching: bool = True
     ttl: Ttl = "5m"
     cap: int | None = None
@@ -94,7 +94,7 @@ def load_items(*, db: Path | None = None, results: Sequence[Path] = ()) -> list[
     return finished_trials(db, calls=True, transcript=True)
 
 
-def scenarios(*, reprice: Any = None, no_cache: bool = False, handback_cap: int | None = None,
+def scenarios(*, reprice: RateCard | None = None, no_cache: bool = False, handback_cap: int | None = None,
               ttl: str | None = None) -> list[Scenario]:
     out: list[Scenario] = []
     if reprice is not None:
@@ -119,7 +119,7 @@ def scenarios(*, reprice: Any = None, no_cache: bool = False, handback_cap: int 
 
 
 class _Pricer:
-    def __init__(self, card: Any) -> None:
+    def __init__(self, card: RateCard) -> None:
         self.card = card
         self._prices: dict[str, Prices] = {}
 
@@ -142,7 +142,7 @@ def _no_cache(u: Usage) -> Usage:
 
 
 class _Simulator:
-    def __init__(self, items: list[Item], card: Any) -> None:
+    def __init__(self, items: list[Item], card: RateCard) -> None:
         self.items = items
         self.pricer = _Pricer(card)
         self._cells: dict[tuple[str, str], FittedCell] | None = None
@@ -218,7 +218,7 @@ def _min_or_zero(model: str) -> int:
         return 0
 
 
-def run_whatif(items: list[Item], card: Any, scens: list[Scenario]) -> WhatIf:
+def run_whatif(items: list[Item], card: RateCard, scens: list[Scenario]) -> WhatIf:
     """Price every trial under `card` as recorded and under each scenario; compare the analyses."""
     from orchbench.analysis.columns import from_trials
     from orchbench.analysis.compare import compare, describe
