@@ -38,17 +38,18 @@ _EXPORTS: dict[str, str] = {
     "load_rate_card": "orchbench.pricing", "RateCard": "orchbench.pricing", "UnknownModel": "orchbench.pricing",
     **{name: "orchbench.records" for name in ("Trial", "Call", "Usage", "Verdict", "Experiment")},
     **{name: "orchbench.errors" for name in (
-        "OrchbenchError", "UserError", "BadArgument", "ConflictingSources", "RateCardError", "NotRepriceable",
+        "OrchbenchError", "UserError", "BadArgument", "ConflictingSources", "ExperimentNotFound",
+        "NoReferenceSolution", "RateCardError", "NotRepriceable",
         "StoreError", "StoreNotFound", "NotAStore", "StoreTooNew", "StoreReadOnly")},
 }
 
 __all__ = [
-    "Analysis", "Arm", "BadArgument", "Call", "ConflictingSources", "Experiment", "NotAStore",
-    "NotRepriceable", "OrchbenchError", "RateCard", "RateCardError", "Simulation", "Store", "StoreError",
-    "StoreNotFound", "StoreReadOnly", "StoreTooNew", "Task", "Trial", "UnknownModel", "Usage", "UserError",
-    "Verdict", "analyze", "builtin_tasks", "load_arm", "load_experiment", "load_items", "load_rate_card",
-    "load_task", "load_trials", "paper_data_dir", "read_paper_files", "run_batch", "run_simulation",
-    "run_trial",
+    "Analysis", "Arm", "BadArgument", "Call", "ConflictingSources", "Experiment", "ExperimentNotFound",
+    "NoReferenceSolution", "NotAStore", "NotRepriceable", "OrchbenchError", "RateCard", "RateCardError",
+    "Simulation", "Store", "StoreError", "StoreNotFound", "StoreReadOnly", "StoreTooNew", "Task", "Trial",
+    "UnknownModel", "Usage", "UserError", "Verdict", "analyze", "builtin_tasks", "load_arm",
+    "load_experiment", "load_items", "load_rate_card", "load_task", "load_trials", "paper_data_dir",
+    "read_paper_files", "run_batch", "run_simulation", "run_trial",
 ]
 
 
@@ -73,6 +74,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from orchbench.errors import (
         BadArgument,
         ConflictingSources,
+        ExperimentNotFound,
+        NoReferenceSolution,
         NotAStore,
         NotRepriceable,
         OrchbenchError,

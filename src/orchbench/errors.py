@@ -5,6 +5,7 @@
     │   ├── BadArgument             one argument's value is wrong (.argument names the parameter)
     │   ├── ConflictingSources      a store and results files given together, or neither
     │   ├── NoReferenceSolution     the oracle arm on a task without a reference solution
+    │   ├── ExperimentNotFound      no experiment file at that path
     │   ├── RateCardError           a rate card cannot be loaded or cannot price a model
     │   │   ├── UnknownModel        (orchbench.pricing) no price for a model
     │   │   └── NotRepriceable      stored trials lack what re-pricing needs
@@ -54,6 +55,10 @@ class NoReferenceSolution(UserError):
     def __init__(self, task: str) -> None:
         super().__init__(f"task {task!r} has no [[reference]] solution, so the oracle arm cannot run it")
         self.task = task
+
+
+class ExperimentNotFound(UserError):
+    """No experiment file at the path given."""
 
 
 class RateCardError(UserError):

@@ -38,7 +38,7 @@ def check_keys(configs: list[ModelConfig], env: Mapping[str, str] | None = None)
         if var and not env.get(var):
             raise UserError(
                 f"{cfg.provider} model {cfg.model!r} needs an API key: set the environment variable {var}"
-                + (" (or use --arm oracle, which needs no key)" if cfg.provider == "anthropic" else "")
+                + (" (or use the oracle arm, which needs no key)" if cfg.provider == "anthropic" else "")
             )
 
 
