@@ -152,3 +152,21 @@ def test_large_samples_without_ties_use_the_asymptotic_p():
     assert not r.ties and r.p_method == "asymptotic" and r.p_exact is None
     assert r.p < 0.01
     assert r.p_normal_approx == pytest.approx(r.p, rel=0.05)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_asymptotic_p_with_ties_matches_the_textbook_formula(seed):
+    # The large-sample path is computed without scipy (importing it would dominate `analyze`):
+    # check it against the tie-corrected, continuity-corrected formula written out term by term.
+    rng = np.random.default_rng(seed)
+    x, y = rng.integers(0, 9, 150).astype(float), rng.integers(1, 10, 120).astype(float)
+    r = mann_whitney(x, y)
+    n1, n2 = len(x), len(y)
+    n = n1 + n2
+    assert r.u == u_of(x, y)
+    counts = np.unique(np.concatenate([x, y]), return_counts=True)[1]
+    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - sum(t ** 3 - t for t in counts) / (n * (n - 1))))
+    z = (abs(r.u - n1 * n2 / 2) - 0.5) / sigma
+    assert r.p_method == "asymptotic"
+    assert r.p == pytest.approx(math.erfc(z / math.sqrt(2)), rel=1e-12)
+    assert cliffs_delta(x, y) == pytest.approx(2 * u_of(x, y) / (n1 * n2) - 1)

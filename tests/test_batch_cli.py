@@ -74,7 +74,7 @@ def test_unreachable_ray_address(tmp_path: Path, task: Path) -> None:
     assert_one_line_exit_2(proc, f"cannot reach a Ray cluster at {addr}")
     assert not (tmp_path / "orchbench.db").exists()
     proc = orchbench("batch", str(exp), "--backend", "ray", cwd=tmp_path)
-    assert_one_line_exit_2(proc, "--address HOST:PORT")
+    assert_one_line_exit_2(proc, "--address: the Ray backend needs HOST:PORT")
 
 
 def test_status_on_missing_store(tmp_path: Path) -> None:

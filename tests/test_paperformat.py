@@ -46,10 +46,10 @@ def test_paper_data_reads_to_41_lines_with_one_infra_error(paper_dir: Path) -> N
 def test_roles_costs_and_verdicts_follow_the_file(paper_dir: Path) -> None:
     trials = {(t.arm, t.task, t.attempt, t.status): t for t, _ in read_paper_files([paper_dir])}
     a = trials[("A", "T3", 0, "success")]
-    assert a.models == {"orchestrator": "claude-opus-4-7"}
-    assert a.usage["orchestrator"].model_dump() == {"input": 1748, "output": 769, "cache_write": 3679,
+    assert a.models == {"solo": "claude-opus-4-7"}  # one model: arm A is a solo agent
+    assert a.usage["solo"].model_dump() == {"input": 1748, "output": 769, "cache_write": 3679,
                                                     "cache_read": 11572}
-    assert a.cost == {"orchestrator": 0.170234} and a.total_cost == 0.170234
+    assert a.cost == {"solo": 0.170234} and a.total_cost == 0.170234
     assert a.verdict is not None and a.verdict.passed and "pytest passed=1359" in a.verdict_summary
     c = trials[("C", "T3", 0, "success")]
     assert c.models == {"orchestrator": "claude-opus-4-7", "executor": "claude-haiku-4-5-20251001"}
@@ -58,7 +58,7 @@ def test_roles_costs_and_verdicts_follow_the_file(paper_dir: Path) -> None:
     assert b.models["executor"] == "qwen-local" and b.usage["executor"].total == 0
     assert b.verdict is not None and not b.verdict.passed
     d = trials[("D", "T3", 0, "success")]
-    assert d.models == {"orchestrator": "claude-haiku-4-5-20251001"}
+    assert d.models == {"solo": "claude-haiku-4-5-20251001"}
 
 
 def test_fast_records_equal_fully_validated_ones(paper_dir: Path) -> None:

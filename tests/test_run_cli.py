@@ -57,7 +57,7 @@ def test_oracle_run_then_show(tmp_path):
     db = str(tmp_path / "o.db")
     r = invoke("run", "--arm", "oracle", "--task", TINY, "--db", db, "--trials", "2")
     assert r.exit_code == 0, r.output
-    ids = re.findall(r"^(oracle-tiny-calc-\w+)\s+success", r.output, re.MULTILINE)
+    ids = re.findall(r"^(adhoc-oracle-tiny-calc-\d+-\w+)\s+success", r.output, re.MULTILINE)
     assert len(ids) == 2
     with Store(db, readonly=True) as s:
         assert [t.attempt for t in sorted(s.trials(), key=lambda t: t.attempt)] == [0, 1]
@@ -75,7 +75,7 @@ def test_arm_c_through_base_url_then_show_the_handback(tmp_path):
         r = invoke("run", "--arm", "C", "--task", TINY, "--db", db, "--base-url", srv.base_url,
                    "--rate-card", "paper-2026-06", env={"ANTHROPIC_API_KEY": "sk-test"})
     assert r.exit_code == 0, r.output
-    (tid,) = re.findall(r"^(C-tiny-calc-\w+)\s+success", r.output, re.MULTILINE)
+    (tid,) = re.findall(r"^(adhoc-C-tiny-calc-\d+-\w+)\s+success", r.output, re.MULTILINE)
     with Store(db, readonly=True) as s:
         trial = s.trial(tid)
         calls = s.calls(tid)

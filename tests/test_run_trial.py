@@ -70,12 +70,12 @@ def test_arm_a_solo_success_and_costs_to_the_token_and_cent(task, store, card):
     assert t.status == "success", (t.error, t.failure_reason)
     calls = sorted(store.calls(t.id), key=lambda c: c.started_at)
     assert [c.usage for c in calls] == srv.billed and len(calls) == 4
-    assert {c.model for c in calls} == {OPUS} and {c.role for c in calls} == {"orchestrator"}
+    assert {c.model for c in calls} == {OPUS} and {c.role for c in calls} == {"solo"}
     for c in calls:
         assert c.cost_usd == pytest.approx(paper_cost(OPUS, c.usage), abs=1e-9)
     stored = store.trial(t.id)
     assert stored.total_cost == pytest.approx(sum(paper_cost(OPUS, u) for u in srv.billed), abs=1e-9)
-    assert stored.usage["orchestrator"] == sum(srv.billed, Usage())
+    assert stored.usage["solo"] == sum(srv.billed, Usage()) and stored.models == {"solo": OPUS}
     assert stored.iterations == 4 and stored.verdict.passed
     # The second turn re-read the cached prefix: the paper policy worked end to end.
     assert calls[1].usage.cache_read > 0

@@ -50,7 +50,7 @@ def test_arm_succeeds_on_typer_t3_and_stores_what_the_server_billed(arm_name, tm
     assert stored.total_cost == pytest.approx(sum(card.cost(c.model, c.usage) for c in calls), abs=1e-9)
     assert sum(stored.usage.values(), Usage()) == sum(srv.billed, Usage())
     if arm_name == "A":
-        assert stored.models == {"orchestrator": OPUS} and len(calls) == len(task.reference) + 1
+        assert stored.models == {"solo": OPUS} and len(calls) == len(task.reference) + 1
     else:
         assert stored.models == {"orchestrator": OPUS, "executor": HAIKU}
         assert [c.role for c in calls].count("orchestrator") == 2

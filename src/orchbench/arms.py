@@ -57,6 +57,8 @@ class Prompts(_Strict):
 
 
 class Arm(_Strict):
+    """An agent configuration: its models (one solo, or orchestrator + executor), caching, caps, prompts."""
+
     name: str
     description: str = ""
     orchestrator: ModelConfig
@@ -81,7 +83,8 @@ class Arm(_Strict):
         return texts.orchestrator if self.orchestrated else texts.solo
 
     def models(self) -> list[tuple[str, ModelConfig]]:
-        out = [("orchestrator", self.orchestrator)]
+        """(role, model) pairs: ("solo", ...) for a solo arm, else orchestrator then executor."""
+        out = [("orchestrator" if self.orchestrated else "solo", self.orchestrator)]
         if self.executor is not None:
             out.append(("executor", self.executor))
         return out

@@ -195,7 +195,8 @@ def _trial(p: PaperLine, tid: str, source: str, experiment: str) -> Trial:
     models: dict[str, str] = {}
     usage: dict[str, Usage] = {}
     cost: dict[str, float] = {}
-    for role, model, u, c in zip(ROLES, p.models, p.usage, p.cost):
+    roles = ("solo",) if p.models[1] is None else ("orchestrator", "executor")  # one model: a solo agent
+    for role, model, u, c in zip(roles, p.models, p.usage, p.cost):
         if model is None or u is None:
             continue
         models[role] = model

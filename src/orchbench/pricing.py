@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from orchbench.errors import UserError
-from orchbench.records import Usage
+from orchbench.errors import RateCardError
+from orchbench.records import Call, Usage
 from orchbench.tomlfile import read_toml
 
 BUILTIN_CARDS = ("current", "paper-2026-06")
@@ -43,7 +43,7 @@ _DATE_SUFFIX = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2}|-latest)$")
 _OLLAMA_TAG = re.compile(r"^[\w.\-]+:(?!\d+$)[\w.\-]+$")
 
 
-class UnknownModel(UserError):
+class UnknownModel(RateCardError):
     """A model the rate card cannot price."""
 
 
@@ -146,8 +146,7 @@ class RateCard:
     def _unknown(self, model: str) -> UnknownModel:
         return UnknownModel(
             f'no price for model "{model}" on rate card "{self.name}"; price it in a TOML rate card '
-            f'([models."{model}"] with input = ... and output = ..., dollars per million tokens) and pass '
-            "--rate-card FILE (see docs/store.md)"
+            f'([models."{model}"] with input = ... and output = ..., dollars per million tokens; see docs/store.md)'
         )
 
     def _resolve(self, model: str) -> tuple[Pricer, str] | None:
@@ -181,6 +180,35 @@ class RateCard:
         if self.local_free and is_local_model(model):
             return FREE.cost, f"{self.name}: local model, $0"
         return None
+
+
+class Prices(Protocol):
+    """What prices a call: a RateCard, or any object with its `cost` (`knows` is optional)."""
+
+    def cost(self, model: str, usage: Usage) -> float: ...
+
+
+def price_call(card: Prices, usage: Usage, *, configured: str, reported: str | None) -> tuple[float, str]:
+    """(dollars, model priced by) for one call.
+
+    The model the provider reports (a dated "claude-haiku-4-5-20251001" for the configured alias
+    "claude-haiku-4-5") is what ran, so it prices the call when the card knows it; otherwise the
+    configured name does. The name used is stored on the call (`Call.priced_model`), so a re-price
+    later looks up the same entry.
+    """
+    model = price_model(card, configured=configured, reported=reported)
+    return card.cost(model, usage), model
+
+
+def repricing_model(card: Prices, call: Call) -> str:
+    """The name to re-price a stored call by, with the same rule: what the provider reported when
+    `card` knows it, else what the call was priced by when recorded (the configured name)."""
+    return price_model(card, configured=call.priced_model or call.model, reported=call.model)
+
+
+def price_model(card: Prices, *, configured: str, reported: str | None) -> str:
+    knows = getattr(card, "knows", None)
+    return reported if reported and reported != configured and knows is not None and knows(reported) else configured
 
 
 def _fmt(p: Price) -> str:
@@ -263,6 +291,11 @@ def _builtin(name: str) -> RateCard:
     return RateCard("paper-2026-06", PAPER_PRICES, local_free=True)
 
 
+def as_rate_card(card: RateCard | str | Path | None) -> RateCard:
+    """`card` itself if it is one, else the card it names (None: "current")."""
+    return card if isinstance(card, RateCard) else load_rate_card(card)
+
+
 def load_rate_card(spec: str | Path | None = None) -> RateCard:
     """None / "current", "paper-2026-06", or the path of a TOML card (see the module docstring)."""
     if spec is None or str(spec) in BUILTIN_CARDS:
@@ -271,8 +304,8 @@ def load_rate_card(spec: str | Path | None = None) -> RateCard:
     if path.is_file():
         return _load_toml(path)
     if path.exists():
-        raise UserError(f"{path}: rate card is not a file; pass a TOML file, 'current' or 'paper-2026-06'")
-    raise UserError(f"unknown rate card '{spec}': use 'current', 'paper-2026-06' or the path of a TOML file "
+        raise RateCardError(f"{path}: rate card is not a file; pass a TOML file, 'current' or 'paper-2026-06'")
+    raise RateCardError(f"unknown rate card '{spec}': use 'current', 'paper-2026-06' or the path of a TOML file "
                     "(see docs/store.md)")
 
 
@@ -284,28 +317,28 @@ def _load_toml(path: Path) -> RateCard:
     data = read_toml(path, "rate card")
     for key in data:
         if key not in _TOP_KEYS:
-            raise UserError(f"{path}: unknown key '{key}' in rate card; allowed: {', '.join(sorted(_TOP_KEYS))}")
+            raise RateCardError(f"{path}: unknown key '{key}' in rate card; allowed: {', '.join(sorted(_TOP_KEYS))}")
     base_name = data.get("base", "current")
     if base_name not in (*BUILTIN_CARDS, "none"):
-        raise UserError(f"{path}: base = {base_name!r} is not a card; use 'current', 'paper-2026-06' or 'none'")
+        raise RateCardError(f"{path}: base = {base_name!r} is not a card; use 'current', 'paper-2026-06' or 'none'")
     name = data.get("name", path.stem)
     if not isinstance(name, str):
-        raise UserError(f"{path}: name must be a string, got {name!r}")
+        raise RateCardError(f"{path}: name must be a string, got {name!r}")
     models = data.get("models", {})
     if not isinstance(models, dict):
-        raise UserError(f'{path}: models must be tables like [models."my-model"], got {models!r}')
+        raise RateCardError(f'{path}: models must be tables like [models."my-model"], got {models!r}')
     prices: dict[str, Price] = {}
     aliases: dict[str, str] = {}
     for model, entry in models.items():
         where = f'{path}: models."{model}"'
         if not isinstance(entry, dict):
-            raise UserError(f"{where} must be a table with input = ... and output = ... (dollars per M)")
+            raise RateCardError(f"{where} must be a table with input = ... and output = ... (dollars per M)")
         for key in entry:
             if key not in _MODEL_KEYS:
-                raise UserError(f"{where}: unknown key '{key}'; allowed: {', '.join(sorted(_MODEL_KEYS))}")
+                raise RateCardError(f"{where}: unknown key '{key}'; allowed: {', '.join(sorted(_MODEL_KEYS))}")
         for key in ("input", "output"):
             if key not in entry:
-                raise UserError(f"{where}: missing '{key}' (dollars per million tokens)")
+                raise RateCardError(f"{where}: missing '{key}' (dollars per million tokens)")
         nums = {k: _price(entry[k], f"{where}.{k}") for k in ("input", "output", "cache_write", "cache_read")
                 if k in entry}
         prices[model] = Price.of(**nums)
@@ -313,7 +346,7 @@ def _load_toml(path: Path) -> RateCard:
             aliases[alias] = model
     extra = data.get("aliases", {})
     if not isinstance(extra, dict) or not all(isinstance(v, str) for v in extra.values()):
-        raise UserError(f'{path}: [aliases] must map names to model ids, e.g. "my-alias" = "claude-opus-4-7"')
+        raise RateCardError(f'{path}: [aliases] must map names to model ids, e.g. "my-alias" = "claude-opus-4-7"')
     aliases.update(extra)
     base = None if base_name == "none" else _builtin(base_name)
     sources = {m: f"{name} ({path}): {m} {_fmt(p)}" for m, p in prices.items()}
@@ -322,13 +355,13 @@ def _load_toml(path: Path) -> RateCard:
 
 def _price(v: object, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
-        raise UserError(f"{where} must be a number of dollars per million tokens, got {v!r}")
+        raise RateCardError(f"{where} must be a number of dollars per million tokens, got {v!r}")
     if v < 0:
-        raise UserError(f"{where} is negative ({v}); prices are dollars per million tokens, >= 0")
+        raise RateCardError(f"{where} is negative ({v}); prices are dollars per million tokens, >= 0")
     return float(v)
 
 
 def _str_list(v: object, where: str) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise UserError(f'{where} must be a list of model ids, e.g. ["my-model-2025"]')
+        raise RateCardError(f'{where} must be a list of model ids, e.g. ["my-model-2025"]')
     return v

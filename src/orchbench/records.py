@@ -7,13 +7,22 @@ one source of truth, so a trial total can never disagree with the calls it is ma
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Container
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
-Role = Literal["orchestrator", "executor"]
-ROLES: tuple[Role, ...] = ("orchestrator", "executor")
+# A solo agent's calls are "solo"; an orchestrated arm's are "orchestrator" and "executor".
+Role = Literal["solo", "orchestrator", "executor"]
+ROLES: tuple[Role, ...] = ("solo", "orchestrator", "executor")
+LEAD_ROLES: tuple[Role, ...] = ("solo", "orchestrator")  # the role that drives the trial (its turns)
+
+
+def lead_role(by_role: Container[str]) -> Role:
+    """The role that drove a trial, from its roles (or a mapping keyed by them): "solo" if present, else "orchestrator"."""
+    return "solo" if "solo" in by_role else "orchestrator"
 
 # success / failure / blocked are the agent's outcomes; infra_error is ours (never counted as a trial);
 # running / interrupted are lifecycle states of the store (a crashed batch leaves `running` behind).
@@ -28,6 +37,11 @@ BLOCKED_NOTE = "blocked: "
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_trial_id(experiment: str, arm: str, task: str, attempt: int) -> str:
+    """The one trial-id format (runs and batches alike): readable, and unique across processes."""
+    return f"{experiment}-{arm}-{task}-{attempt}-{uuid.uuid4().hex[:8]}"
 
 
 class Usage(BaseModel):
@@ -79,6 +93,9 @@ class Call(BaseModel):
     # For executor calls: the orchestrator turn whose delegation they serve (nests the transcript).
     parent_turn: NonNegativeInt | None = None
     started_at: datetime = Field(default_factory=utcnow)
+    # The model name the rate card priced this call by: the one the provider reported (`model`)
+    # when the card knows it, else the configured one. None: stored before this was recorded.
+    priced_model: str | None = None
     # Transcript, for `orchbench show` and the viewer. `content`: the model's output blocks
     # ({"type": "text", "text"} | {"type": "tool_use", "id", "name", "input"}); `tool_results`: what
     # the harness answered ({"tool_use_id", "content", "is_error"}).
@@ -116,6 +133,8 @@ class Verdict(BaseModel):
 
 
 class Experiment(BaseModel):
+    """A named set of trials (a batch, an import, or ad-hoc runs) and the spec that produced it."""
+
     id: str
     name: str = ""
     created_at: datetime = Field(default_factory=utcnow)
@@ -123,6 +142,8 @@ class Experiment(BaseModel):
 
 
 class Trial(BaseModel):
+    """One attempt of one arm on one task: status, verdict, and totals derived from its calls."""
+
     id: str
     experiment: str = "adhoc"
     arm: str
@@ -155,7 +176,8 @@ class Trial(BaseModel):
 
     @property
     def orchestrator_tokens(self) -> int:
-        u = self.usage.get("orchestrator")
+        """input + cache_read of the solo agent or the orchestrator: the paper's token volume."""
+        u = self.usage.get(lead_role(self.usage))
         return u.prompt_side if u else 0
 
     def with_calls(self, calls: list[Call]) -> Trial:

@@ -3,8 +3,10 @@
 Several processes write at once (a batch's workers): the file runs in WAL mode with a busy timeout,
 and every write is one short `BEGIN IMMEDIATE` transaction, so writers queue instead of failing.
 An orchbench database is recognised by its SQLite `application_id`; `user_version` is the schema
-version. Opening any other file is a UserError naming it: the store never writes into a file it
-did not create.
+version, the number of migrations (`orchbench.migrations`) it has had. A store from an older
+orchbench is upgraded in place when opened (every row kept); one from a newer orchbench is refused.
+Opening any other file is a StoreError naming it: the store never writes into a file it did not
+create.
 
 Bulk reads for the viewer and analysis: `trials()` builds records without re-validating rows this
 module wrote; `calls(trial_id, transcript=False)` skips the transcript columns; `calls_by_trial()`
@@ -22,45 +24,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from orchbench import migrations
 from orchbench.bulk import construct_trusted, gc_paused
-from orchbench.errors import UserError
-from orchbench.records import Call, Experiment, Trial, Usage, Verdict
+from orchbench.errors import NotAStore, StoreError, StoreNotFound, StoreReadOnly, StoreTooNew, UserError
+from orchbench.migrations import SCHEMA_VERSION
+from orchbench.records import FINAL_STATUSES, Call, Experiment, Trial, Usage, Verdict
 
 APPLICATION_ID = 0x4F524342  # "ORCB"
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
-_SCHEMA = """
-CREATE TABLE experiments (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, spec TEXT NOT NULL
-);
-CREATE TABLE trials (
-    id TEXT PRIMARY KEY, experiment TEXT NOT NULL, arm TEXT NOT NULL, task TEXT NOT NULL,
-    attempt INTEGER NOT NULL, status TEXT NOT NULL, wall_s REAL NOT NULL, iterations INTEGER NOT NULL,
-    models TEXT NOT NULL, usage TEXT NOT NULL, cost TEXT NOT NULL, total_cost REAL NOT NULL,
-    verdict_summary TEXT NOT NULL, verdict TEXT, error TEXT, failure_reason TEXT,
-    started_at TEXT, ended_at TEXT, notes TEXT NOT NULL, source TEXT NOT NULL
-);
-CREATE INDEX trials_by_cell ON trials (experiment, arm, task);
-CREATE INDEX trials_by_status ON trials (status);
-CREATE TABLE calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, trial_id TEXT NOT NULL, role TEXT NOT NULL,
-    turn INTEGER NOT NULL, model TEXT NOT NULL, input INTEGER NOT NULL, output INTEGER NOT NULL,
-    cache_write INTEGER NOT NULL, cache_read INTEGER NOT NULL, cost_usd REAL NOT NULL,
-    latency_s REAL NOT NULL, stop_reason TEXT, tool_names TEXT NOT NULL, handback_chars INTEGER,
-    parent_turn INTEGER, started_at TEXT NOT NULL, content TEXT NOT NULL, tool_results TEXT NOT NULL,
-    error TEXT
-);
-CREATE INDEX calls_by_trial ON calls (trial_id, id);
-"""
 
 _TRIAL_COLS = ("id", "experiment", "arm", "task", "attempt", "status", "wall_s", "iterations", "models",
                "usage", "cost", "total_cost", "verdict_summary", "verdict", "error", "failure_reason",
                "started_at", "ended_at", "notes", "source")
 _CALL_LIGHT = ("trial_id", "role", "turn", "model", "input", "output", "cache_write", "cache_read",
                "cost_usd", "latency_s", "stop_reason", "tool_names", "handback_chars", "parent_turn",
-               "started_at", "error")
+               "started_at", "error", "priced_model")
 _CALL_COLS = _CALL_LIGHT + ("content", "tool_results")
 _INSERT_TRIAL = (
     f"INSERT INTO trials ({', '.join(_TRIAL_COLS)}) VALUES ({', '.join('?' * len(_TRIAL_COLS))}) "
@@ -118,7 +98,7 @@ def _call_row(c: Call) -> tuple[Any, ...]:
     return (
         c.trial_id, c.role, c.turn, c.model, u.input, u.output, u.cache_write, u.cache_read, c.cost_usd,
         c.latency_s, c.stop_reason, _dumps(c.tool_names), c.handback_chars, c.parent_turn,
-        c.started_at.isoformat(), c.error, _dumps(c.content), _dumps(c.tool_results),
+        c.started_at.isoformat(), c.error, c.priced_model, _dumps(c.content), _dumps(c.tool_results),
     )
 
 
@@ -129,8 +109,8 @@ def _row_call(r: tuple[Any, ...]) -> Call:
         "usage": _construct(Usage, {"input": r[4], "output": r[5], "cache_write": r[6], "cache_read": r[7]}),
         "cost_usd": r[8], "latency_s": r[9], "stop_reason": r[10], "tool_names": _names(r[11]),
         "handback_chars": r[12], "parent_turn": r[13], "started_at": datetime.fromisoformat(r[14]),
-        "error": r[15], "content": _loads(r[16]) if n > 16 else [],
-        "tool_results": _loads(r[17]) if n > 17 else [],
+        "error": r[15], "priced_model": r[16], "content": _loads(r[17]) if n > 17 else [],
+        "tool_results": _loads(r[18]) if n > 18 else [],
     })
 
 
@@ -154,8 +134,7 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
-            raise UserError(f"{self.path}: cannot open as an orchbench store ({exc}); "
-                            "pass --db with an orchbench database or a new file name") from None
+            raise NotAStore(self.path, f"cannot open as an orchbench store ({exc})") from None
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -163,11 +142,11 @@ class Store:
         db = self._db
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         if app_id == APPLICATION_ID:
-            self._check_version()
+            self._upgrade()
         elif app_id != 0 or db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise _not_ours(self.path)
         elif self.readonly:
-            raise UserError(f"{self.path}: empty database, not an orchbench store yet; import or run trials first")
+            raise StoreNotFound(self.path)  # an empty file: nothing stored yet
         else:
             with self._write():
                 # Re-check inside the lock: another process may have created the schema meanwhile.
@@ -175,27 +154,41 @@ class Store:
                 if app_id == 0:
                     if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                         raise _not_ours(self.path)
-                    for stmt in _SCHEMA.split(";"):
-                        if stmt.strip():
-                            db.execute(stmt)
                     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 elif app_id != APPLICATION_ID:
                     raise _not_ours(self.path)
-            self._check_version()
+            self._upgrade()
         if not self.readonly:
             # Persistent once set; a no-op when it already is WAL.
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
 
-    def _check_version(self) -> None:
-        check_schema(self._db, self.path)
-        # Older versions would be migrated here; version 1 is the first.
+    def _upgrade(self) -> None:
+        """Refuse a store from a newer orchbench; bring one from an older orchbench up to date."""
+        db = self._db
+        check_schema(db, self.path)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION or not migrations.pending(db):
+            return
+        if self.readonly:
+            # Upgrading changes the schema, never a stored row: do it through a writable connection.
+            try:
+                Store(self.path).close()
+            except StoreError:
+                raise StoreReadOnly(self.path, f"store schema version {version} needs upgrading to "
+                                               f"{SCHEMA_VERSION} and cannot be written") from None
+            return
+        for name, fn in migrations.pending(db):
+            with self._write():
+                # Re-checked inside the lock: another process may have applied it meanwhile.
+                if name in migrations.applied(db):
+                    continue
+                migrations.apply_one(db, name, fn)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         if self.readonly:
-            raise UserError(f"{self.path}: store opened read-only; open it without readonly to write")
+            raise StoreReadOnly(self.path)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -346,6 +339,14 @@ class Store:
                 calls.append(_row_call(r))
 
 
+def finished_trials(db: str | Path, *, calls: bool = False, transcript: bool = False) -> list[tuple[Trial, list[Call]]]:
+    """A store's finished trials (not running or interrupted ones), read-only, with their calls if asked."""
+    with Store(db, readonly=True) as store:
+        trials = [t for t in store.trials() if t.status in FINAL_STATUSES]
+        by_trial = store.calls_by_trial([t.id for t in trials], transcript=transcript) if calls else {}
+    return [(t, by_trial.get(t.id, [])) for t in trials]
+
+
 def _upsert_experiment(db: sqlite3.Connection, exp: Experiment) -> None:
     db.execute(
         "INSERT INTO experiments (id, name, created_at, spec) VALUES (?, ?, ?, ?) "
@@ -368,29 +369,28 @@ def readonly_uri(path: str | Path) -> str:
 
 def check_schema(db: sqlite3.Connection, path: Path) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise UserError(f"{path}: store schema version {version} is newer than this orchbench "
-                        f"supports ({SCHEMA_VERSION}); upgrade orchbench")
+    if version > SCHEMA_VERSION or migrations.unknown(db):
+        raise StoreTooNew(path, version, SCHEMA_VERSION)
 
 
-def _not_ours(path: Path) -> UserError:
-    return UserError(f"{path}: is a SQLite database but not an orchbench store; pass --db with another file name")
+def _not_ours(path: Path) -> StoreError:
+    return NotAStore(path, "is a SQLite database but not an orchbench store")
 
 
 def _check_file(path: Path, readonly: bool) -> None:
     """Refuse, before SQLite touches it, a path that is not (and cannot become) an orchbench store."""
     if path.is_dir():
-        raise UserError(f"{path}: is a directory; pass --db with a file name such as orchbench.db")
+        raise NotAStore(path, "is a directory, not a store file")
     if not path.exists():
         if readonly:
-            raise UserError(f"{path}: no such results store; import or run trials first, or check --db")
+            raise StoreNotFound(path)
         if not path.parent.is_dir():
-            raise UserError(f"{path}: directory {path.parent} does not exist; create it or pass another --db")
+            raise NotAStore(path, f"directory {path.parent} does not exist")
         return
     try:
         with path.open("rb") as f:
             head = f.read(16)
     except OSError as exc:
-        raise UserError(f"{path}: cannot read the store ({exc.strerror}); check the path and permissions") from None
+        raise StoreError(path, f"cannot read the store ({exc.strerror}); check the path and permissions") from None
     if head and head != _SQLITE_MAGIC:
-        raise UserError(f"{path}: not an orchbench store (not a SQLite file); pass --db with another file name")
+        raise NotAStore(path, "not an orchbench store (not a SQLite file)")

@@ -88,9 +88,11 @@ def bill_request(cache: PromptCache, body: dict[str, Any], *, now: float) -> Usa
 class FakeAnthropic(FakeServer):
     path = "/v1/messages"
 
-    def __init__(self, *args: Any, min_cacheable: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, min_cacheable: int | None = None, reported_models: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.min_cacheable = min_cacheable
+        self.reported_models = reported_models or {}  # alias asked for -> dated id answered, as the real API does
         self.caches: dict[str, PromptCache] = {}
         self._ids = itertools.count(1)
 
@@ -146,7 +148,7 @@ class FakeAnthropic(FakeServer):
             "id": f"msg_fake{next(self._ids):06d}",
             "type": "message",
             "role": "assistant",
-            "model": model,
+            "model": self.reported_models.get(model, model),
             "content": reply.content,
             "stop_reason": stop,
             "stop_sequence": None,

@@ -29,8 +29,7 @@ def assemble(arm: Arm, task: Any, ws: Any, models: dict[str, ModelAPI], recorder
     tools = make_tools(arm.tool_profile, ws, unsafe_no_sandbox=unsafe_no_sandbox)
     cap = arm.cap_for(task)
     if models.get("executor") is None:
-        return Agent(models["orchestrator"], tools, system=texts.solo, cap=cap, role="orchestrator",
-                     recorder=recorder)
+        return Agent(models["solo"], tools, system=texts.solo, cap=cap, role="solo", recorder=recorder)
     executor_tools = None
     if arm.executor_tool_profile not in (None, arm.tool_profile):
         executor_tools = make_tools(arm.executor_tool_profile, ws, unsafe_no_sandbox=unsafe_no_sandbox)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from orchbench.models.base import ModelResponse
+from orchbench.pricing import price_call
 from orchbench.records import Call, Role, Usage
 
 DELEGATE = "delegate_to_executor"
@@ -43,10 +44,10 @@ class Recorder:
         if text not in self.notes:
             self.notes.append(text)
 
-    def price(self, model: str, usage: Usage) -> float:
+    def price(self, model: str, reported: str | None, usage: Usage) -> tuple[float, str | None]:
         if self.pricer is None or usage.total == 0:  # scripted models: no tokens, nothing to price
-            return 0.0
-        return self.pricer.cost(model, usage)
+            return 0.0, None
+        return price_call(self.pricer, usage, configured=model, reported=reported)
 
     def arrived(self, *, role: Role, response: ModelResponse | None, model: str, started_at: datetime,
                 parent_turn: int | None = None, error: str | None = None) -> int:
@@ -57,13 +58,15 @@ class Recorder:
         usage = response.usage if response else Usage()
         if response is not None and not response.usage_known:
             error = f"{error}; {USAGE_UNKNOWN}" if error else USAGE_UNKNOWN
+        cost, priced_model = self.price(model, response.model if response else None, usage)
         call = Call(
             trial_id=self.trial_id,
             role=role,
             turn=turn,
             model=(response.model if response and response.model else model),
             usage=usage,
-            cost_usd=self.price(model, usage),
+            cost_usd=cost,
+            priced_model=priced_model,
             latency_s=response.latency_s if response else 0.0,
             stop_reason=response.stop_reason if response else None,
             tool_names=[b["name"] for b in content if b.get("type") == "tool_use"],

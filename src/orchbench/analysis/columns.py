@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from orchbench.records import COUNTED_STATUSES, FINAL_STATUSES, ROLES, Call, Trial
+from orchbench.records import COUNTED_STATUSES, FINAL_STATUSES, Call, Role, Trial, lead_role
 
 if TYPE_CHECKING:
     from orchbench.pricing import RateCard
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # Order of the usage columns (the order of `records.Usage` fields).
 USAGE_FIELDS: tuple[str, ...] = ("input", "output", "cache_write", "cache_read")
 STATUSES: tuple[str, ...] = ("success", "failure", "blocked", "infra_error", "running", "interrupted")
+# The columns' roles: the lead model ("orchestrator": a solo agent or an orchestrator) and the executor.
+ROLES = ("orchestrator", "executor")
 _STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 SUCCESS = _STATUS_CODE["success"]
 COUNTED_CODES = np.array(sorted(_STATUS_CODE[s] for s in COUNTED_STATUSES))
@@ -152,10 +154,11 @@ def from_trials(items: Iterable[TrialItem], *, rate_card: RateCard | None = None
             continue
         costs = _role_costs(trial, calls, rate_card)
         for r in ROLES:
-            u = trial.usage.get(r)
+            src: Role = lead_role(trial.usage) if r == "orchestrator" else "executor"  # a solo agent leads too
+            u = trial.usage.get(src)
             usage[r].extend((u.input, u.output, u.cache_write, u.cache_read) if u else (0, 0, 0, 0))
-            role_cost[r].append(costs.get(r, 0.0))
-            models[r].append(trial.models.get(r))
+            role_cost[r].append(costs.get(src, 0.0))
+            models[r].append(trial.models.get(src))
         total = sum(costs.values()) if rate_card is not None else trial.total_cost
         rows.append((trial.arm, trial.task, _STATUS_CODE[trial.status], trial.wall_s,
                      float(trial.iterations), total))
@@ -167,18 +170,20 @@ def _role_costs(trial: Trial, calls: list[Call], rate_card: RateCard | None) -> 
     if rate_card is None:
         return {str(r): c for r, c in trial.cost.items()}
     if calls:
+        from orchbench.pricing import repricing_model
+
         out: dict[str, float] = {}
         for c in calls:
-            out[c.role] = out.get(c.role, 0.0) + rate_card.cost(c.model, c.usage)
+            out[c.role] = out.get(c.role, 0.0) + rate_card.cost(repricing_model(rate_card, c), c.usage)
         return out
     out = {}
     for role, u in trial.usage.items():
         model = trial.models.get(role)
         if model is None:
-            from orchbench.errors import UserError
+            from orchbench.errors import NotRepriceable
 
-            raise UserError(f"trial {trial.id}: usage for role {role} but no model recorded; "
-                            "cannot re-price it (drop --rate-card to use the recorded costs)")
+            raise NotRepriceable(f"trial {trial.id}: usage for role {role} but no model recorded; "
+                                 "cannot re-price it")
         out[role] = rate_card.cost(model, u)
     return out
 

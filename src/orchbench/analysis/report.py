@@ -138,9 +138,9 @@ def write_report(a: Analysis, out_dir: str | Path, *, title: str = "orchbench re
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from orchbench.errors import UserError
+        from orchbench.errors import BadArgument
 
-        raise UserError(f"{out}: cannot create the report directory ({exc.strerror}); pass another --out") from None
+        raise BadArgument("out", f"cannot create the report directory {out} ({exc.strerror})") from None
     figs = {**all_figures(a), **{n: f for sec in extra for n, f in sec.figures.items()}}
     try:
         svg_texts = save_figures(figs, out / "figures")

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from orchbench.analysis.columns import TrialColumns, TrialItem
 from orchbench.analysis.paperscan import read_paper_columns
-from orchbench.errors import UserError
-from orchbench.records import FINAL_STATUSES
+from orchbench.errors import ConflictingSources
 
 
 def paper_data_dir() -> Path:
@@ -22,18 +21,13 @@ def load_trials(
 ) -> TrialColumns | list[TrialItem]:
     """Columns for paper-format files; records for a store (with calls when re-pricing per call)."""
     if results and db is not None:
-        raise UserError("give either --db or --results, not both")
+        raise ConflictingSources("give either a store or results files, not both")
     if results:
         return read_paper_columns(results)
     if db is None:
-        raise UserError("no trials to analyse: pass --db PATH or --results DIR|FILE...")
-    if not Path(db).is_file():
-        raise UserError(f"{db}: no such results store; run trials first or pass --results DIR|FILE...")
-    from orchbench.store import Store
+        raise ConflictingSources("no trials to analyse: give a store or results files")
+    from orchbench.store import finished_trials
 
-    with Store(db, readonly=True) as store:
-        trials = [t for t in store.trials() if t.status in FINAL_STATUSES]
-        if not with_calls:
-            return list(trials)
-        calls = store.calls_by_trial(t.id for t in trials)  # one pass, no transcripts
-        return [(t, calls.get(t.id, [])) for t in trials]
+    items = finished_trials(db, calls=with_calls)  # calls in one pass, without transcripts
+    rows: list[TrialItem] = list(items) if with_calls else [t for t, _ in items]
+    return rows

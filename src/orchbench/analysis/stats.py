@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 # Above this many distinct group assignments a tie-aware exact permutation test is too costly.
 PERMUTATION_LIMIT = 50_000
@@ -39,26 +38,49 @@ def mann_whitney(x: np.ndarray, y: np.ndarray) -> MannWhitney | None:
     if n1 == 0 or n2 == 0:
         return None
     both = np.concatenate([x, y])
-    ties = np.unique(both).shape[0] < both.shape[0]
+    ranks, tie_sizes = midranks(both)
+    ties = bool((tie_sizes > 1).any())
+    u = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2.0
+    p_asymptotic = asymptotic_p(u, n1, n2, tie_sizes)
+    method, p_exact = "asymptotic", None
     if not ties and n1 * n2 <= EXACT_LIMIT:
-        res = stats.mannwhitneyu(x, y, alternative="two-sided", method="exact")
-        method, p_exact = "exact", float(res.pvalue)
-    else:
-        res = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
-        method, p_exact = "asymptotic", None
-        if math.comb(n1 + n2, n1) <= PERMUTATION_LIMIT:
-            # scipy's "exact" ignores ties; enumerating every assignment of the pooled midranks is exact.
-            method, p_exact = "permutation", _permutation_p(both, n1, float(res.statistic))
-    u = float(res.statistic)
-    p = p_exact if p_exact is not None else float(res.pvalue)
+        # Imported here: scipy.stats costs more to import than a large analysis takes to run.
+        from scipy import stats
+
+        method, p_exact = "exact", float(stats.mannwhitneyu(x, y, alternative="two-sided", method="exact").pvalue)
+    elif math.comb(n1 + n2, n1) <= PERMUTATION_LIMIT:
+        # scipy's "exact" ignores ties; enumerating every assignment of the pooled midranks is exact.
+        method, p_exact = "permutation", _permutation_p(ranks, n1, u)
+    p = p_exact if p_exact is not None else p_asymptotic
     return MannWhitney(u=u, p_exact=p_exact, p_method=method, p=p,
                        p_normal_approx=normal_approx_p(u, n1, n2), ties=bool(ties))
 
 
-def _permutation_p(pooled: np.ndarray, n1: int, u: float) -> float:
+def midranks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of `a` (1-based, ties sharing their mean rank) and the size of each group of equal values."""
+    order = np.argsort(a, kind="mergesort")
+    _, first, counts = np.unique(a[order], return_index=True, return_counts=True)
+    mean_rank = first + (counts + 1) / 2.0  # 0-based start of each group + its mid position, 1-based
+    ranks = np.empty(a.shape[0], dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, counts)
+    return ranks, counts
+
+
+def asymptotic_p(u: float, n1: int, n2: int, tie_sizes: np.ndarray) -> float:
+    """Two-sided normal-approximation p of U with tie and continuity corrections (scipy's "asymptotic")."""
+    n = n1 + n2
+    t = tie_sizes.astype(np.float64)
+    tie_term = float((t ** 3 - t).sum())
+    var = n1 * n2 / 12.0 * ((n + 1) - (tie_term / (n * (n - 1)) if n > 1 else 0.0))
+    if var <= 0:
+        return 1.0
+    z = (max(u, n1 * n2 - u) - n1 * n2 / 2.0 - 0.5) / math.sqrt(var)
+    return min(1.0, max(0.0, math.erfc(z / math.sqrt(2.0))))  # 2 * P(Z > z)
+
+
+def _permutation_p(ranks: np.ndarray, n1: int, u: float) -> float:
     """Two-sided exact p of U given ties: twice the smaller tail over all C(n, n1) splits."""
-    ranks = stats.rankdata(pooled)
-    n = pooled.shape[0]
+    n = ranks.shape[0]
     combos = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), n1)),
                          dtype=np.int64).reshape(-1, n1)
     us = ranks[combos].sum(axis=1) - n1 * (n1 + 1) / 2.0
@@ -86,7 +108,8 @@ def cliffs_delta(x: np.ndarray, y: np.ndarray, *, u: float | None = None) -> flo
     if n1 == 0 or n2 == 0:
         return None
     if u is None:
-        u = float(stats.mannwhitneyu(x, y, method="asymptotic").statistic)
+        u = float(midranks(np.concatenate([np.asarray(x, np.float64), np.asarray(y, np.float64)]))[0][:n1].sum())
+        u -= n1 * (n1 + 1) / 2.0
     return 2.0 * u / (n1 * n2) - 1.0
 
 

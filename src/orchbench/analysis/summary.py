@@ -16,7 +16,7 @@ from orchbench.analysis.cells import Cell, add_ratios, compute_cells, default_ba
 from orchbench.analysis.columns import TrialColumns, TrialItem, from_trials, reprice
 from orchbench.analysis.pareto import frontier, mark_dominated
 from orchbench.analysis.stats import cliff_magnitude, cliffs_delta, mann_whitney
-from orchbench.errors import UserError
+from orchbench.errors import BadArgument
 
 if TYPE_CHECKING:
     from orchbench.pricing import RateCard
@@ -85,11 +85,12 @@ def finite(obj: Any) -> Any:
 
 
 def resolve_rate_card(rate_card: RateCard | str | Path | None) -> RateCard | None:
-    if rate_card is None or hasattr(rate_card, "cost"):
-        return rate_card  # type: ignore[return-value]
-    from orchbench.pricing import load_rate_card
+    """None (the recorded costs stand) or the card `rate_card` is or names."""
+    if rate_card is None:
+        return None
+    from orchbench.pricing import as_rate_card
 
-    return load_rate_card(rate_card)
+    return as_rate_card(rate_card)
 
 
 def analyze(
@@ -115,7 +116,7 @@ def analyze(
     arms = sorted({c.arm for c in cells})
     tasks = sorted({c.task for c in cells})
     if baseline is not None and baseline not in arms:
-        raise UserError(f"--baseline {baseline}: no such arm in the data (arms: {', '.join(arms) or 'none'})")
+        raise BadArgument("baseline", f"{baseline}: no such arm in the data (arms: {', '.join(arms) or 'none'})")
     base = baseline if baseline is not None else default_baseline(cells)
     if base is not None:
         add_ratios(cells, base)

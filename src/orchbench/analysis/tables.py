@@ -6,7 +6,6 @@ import csv
 import io
 from dataclasses import asdict, fields
 
-from rich.console import Console
 from rich.markup import escape as e
 from rich.table import Table
 
@@ -24,7 +23,7 @@ def cells_table(a: Analysis) -> Table:
                        ("wall s", "right"), ("iters", "right"), ("cost $", "right"), ("95% CI $", "right"),
                        ("exp. $", "right"), ("orch tok", "right"), (e(f"x{a.baseline}"), "right"),
                        ("blocked", "right"), ("infra", "right"), ("Pareto", "left")]:
-        t.add_column(name, justify=just, no_wrap=name in ("95% CI $", "Pareto"))  # type: ignore[arg-type]
+        t.add_column(name, justify=just, no_wrap=name == "95% CI $")  # type: ignore[arg-type]
     for c in a.cells:
         ci = "-" if c.cost_ci95 is None else f"{c.cost_ci95[0]:.2f}-{c.cost_ci95[1]:.2f}"
         pareto = "-" if c.pareto_dominated is None else (
@@ -64,20 +63,6 @@ def tokens_table(a: Analysis) -> Table:
 
 
 CELL_COLUMNS = [f.name for f in fields(Cell)]
-WIDE = 150  # tables are read in logs and pipes too, where rich would squeeze them to 80 columns
-
-
-def wide(console: Console) -> Console:
-    """The console itself on a terminal; elsewhere one WIDE columns wide on the same file."""
-    return console if console.is_terminal else Console(file=console.file, width=WIDE, no_color=True)
-
-
-def print_tables(console: Console, *tables: Table) -> None:
-    out = wide(console)
-    for t in tables:
-        out.print(t)
-
-
 def cells_csv(a: Analysis) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CELL_COLUMNS, lineterminator="\n")

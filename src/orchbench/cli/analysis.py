@@ -72,7 +72,8 @@ def analyze(
 ) -> None:
     """Cells, pairwise tests and Pareto fronts of a store or of paper-format results."""
     from orchbench.analysis import analyze as run_analysis
-    from orchbench.analysis.tables import cells_csv, cells_table, pairwise_table, print_tables, tokens_table
+    from orchbench.analysis.tables import cells_csv, cells_table, pairwise_table, tokens_table
+    from orchbench.cli.fit import print_tables
 
     a = run_analysis(_load(ctx, db, results, more, rate_card), baseline=baseline, rate_card=rate_card)
     if as_json:
@@ -115,7 +116,8 @@ def reproduce(
     from orchbench.analysis.compare import describe
     from orchbench.analysis.reproduce import PAPER
     from orchbench.analysis.reproduce import reproduce as run_reproduce
-    from orchbench.analysis.tables import cells_table, pairwise_table, print_tables, tokens_table, wide
+    from orchbench.analysis.tables import cells_table, pairwise_table, tokens_table
+    from orchbench.cli.fit import print_tables, wide
 
     r = run_reproduce(out=out, rate_card=rate_card)
     if as_json:

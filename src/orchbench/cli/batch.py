@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from orchbench.cli.app import DEFAULT_DB, DbOption, app, console
+from orchbench.cli.fit import print_tables
 from orchbench.errors import UserError
 from orchbench.runner.schedule import CellKey, CellState, Policy, totals
 
@@ -55,11 +56,10 @@ def batch(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Run an experiment: every arm on every task until each cell has its target successes."""
-    from orchbench.runner.batch import Snapshot, make_backend, run_batch
+    from orchbench.runner.batch import Snapshot, check_backend, make_backend, run_batch
     from orchbench.runner.experiment import load_experiment
 
-    if backend not in ("local", "ray"):
-        raise UserError(f"--backend {backend!r}: expected local or ray")
+    check_backend(backend)
     if max_usd is not None and max_usd < 0:
         raise UserError(f"--max-usd {max_usd}: a budget must be >= 0 dollars")
     if backend == "ray":
@@ -118,4 +118,4 @@ def status(
         where = f"experiment {experiment!r}" if experiment else "any experiment"
         raise UserError(f"{db}: no trials for {where}; see `orchbench status --db {db}` for what is there")
     for view in views:
-        console.print(cells_table(f"experiment {view.experiment}", view.policy, view.states))
+        print_tables(console, cells_table(f"experiment {view.experiment}", view.policy, view.states))

@@ -127,6 +127,7 @@ def show(
 ) -> None:
     """A trial call by call: token split, cost, what each delegation handed back, running total."""
     from orchbench.agent.recorder import DELEGATE
+    from orchbench.cli.fit import print_tables
     from orchbench.store import Store
 
     if not Path(db).exists():
@@ -155,10 +156,11 @@ def show(
         table.add_column(col, justify="left" if col in ("call", "model", "tools") else "right", no_wrap=True)
     running = 0.0
     handbacks: list[tuple[str, str]] = []
-    for c in sorted(calls, key=lambda c: (c.started_at, c.role != "orchestrator")):
+    for c in sorted(calls, key=lambda c: (c.started_at, c.role == "executor")):
         running += c.cost_usd
         u = c.usage
-        label = f"orch {c.turn}" if c.role == "orchestrator" else f" └ exec {c.turn} (of {c.parent_turn})"
+        label = (f" └ exec {c.turn} (of {c.parent_turn})" if c.role == "executor"
+                 else f"{'orch' if c.role == 'orchestrator' else 'solo'} {c.turn}")
         table.add_row(label, Text(printable(c.model)), f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
                       f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", Text(printable(",".join(c.tool_names))),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")
@@ -169,7 +171,7 @@ def show(
                     text = str(r.get("content", ""))
                     handbacks.append((f"orchestrator turn {c.turn}", text if full or len(text) <= 600
                                       else text[:600] + f" … [{len(text) - 600} more chars; --full]"))
-    console.print(table)
+    print_tables(console, table)
     for where, text in handbacks:
         console.rule(f"handed back at {where}")
         console.print(printable(text), markup=False, highlight=False)

@@ -51,10 +51,6 @@ def simulate(
     files = [*(results or []), *(more or [])]
     if more and not results:
         raise UserError(f"unexpected argument {more[0]}; use --results {more[0]} to simulate files")
-    if cache_ttl is not None and cache_ttl not in ("5m", "1h"):
-        raise UserError(f"--cache-ttl must be 5m or 1h, got {cache_ttl!r}")
-    if handback_cap is not None and handback_cap < 0:
-        raise UserError(f"--handback-cap must be >= 0 tokens, got {handback_cap}")
     items = load_items(db=db, results=files)
     source = str(db) if db is not None else (", ".join(map(str, files)) or "the paper's data (packaged)")
     try:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orchbench.errors import UserError
+from orchbench.errors import NoReferenceSolution, UserError
 from orchbench.models.base import ModelAPI, RetryPolicy
 
 if TYPE_CHECKING:  # arms sits above models; only its shape is needed here
@@ -38,7 +38,7 @@ def check_keys(configs: list[ModelConfig], env: Mapping[str, str] | None = None)
         if var and not env.get(var):
             raise UserError(
                 f"{cfg.provider} model {cfg.model!r} needs an API key: set the environment variable {var}"
-                + (" (or use --arm oracle, which needs no key)" if cfg.provider == "anthropic" else "")
+                + (" (or use the oracle arm, which needs no key)" if cfg.provider == "anthropic" else "")
             )
 
 
@@ -85,7 +85,6 @@ def make_model(cfg: ModelConfig, *, caching: str = "paper", task: Any = None,
         if cfg.model != "oracle":
             raise UserError(f"scripted model {cfg.model!r} is unknown; the only scripted model is 'oracle'")
         if task is None or not getattr(task, "reference", None):
-            name = getattr(task, "name", "?")
-            raise UserError(f"task {name!r} has no [[reference]] solution, so the oracle arm cannot run it")
+            raise NoReferenceSolution(getattr(task, "name", "?"))
         return OracleModel(task.reference)
     raise UserError(f"unknown provider {cfg.provider!r}; use anthropic, openai, ollama or scripted")

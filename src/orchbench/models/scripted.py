@@ -12,7 +12,7 @@ from typing import Any
 
 from orchbench.errors import UserError
 from orchbench.models.base import ModelResponse
-from orchbench.records import Call, Usage
+from orchbench.records import Call, Usage, lead_role
 
 ORACLE_MODEL = "oracle"
 ORACLE_FINAL = "Reference solution applied."
@@ -48,7 +48,9 @@ class OracleModel:
 class ReplayModel:
     """Answers the recorded content of a stored trial's calls (one role), in order."""
 
-    def __init__(self, calls: Iterable[Call], *, role: str = "orchestrator") -> None:
+    def __init__(self, calls: Iterable[Call], *, role: str | None = None) -> None:
+        calls = list(calls)
+        role = role or lead_role({c.role for c in calls})  # default: the solo agent or the orchestrator
         self.calls = sorted((c for c in calls if c.role == role), key=lambda c: (c.started_at, c.turn))
         if not self.calls:
             raise UserError(f"nothing to replay: the trial has no stored {role} calls with content")

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import signal
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from orchbench.errors import UserError
-from orchbench.records import Experiment
+from orchbench.errors import BadArgument
+from orchbench.records import Experiment, new_trial_id
 from orchbench.runner.experiment import ResolvedExperiment, arm_for_cell
-from orchbench.runner.jobs import Outcome, TrialJob
+from orchbench.runner.jobs import JobResult, TrialJob
 from orchbench.runner.recording import batch_lock, mark_interrupted, record_failure, record_outcome
 from orchbench.runner.schedule import (
     CellKey,
@@ -100,10 +99,6 @@ def experiment_record(exp: ResolvedExperiment) -> Experiment:
     return Experiment(id=exp.id, name=exp.spec.name or exp.id, spec=spec)
 
 
-def _new_trial_id(experiment: str, arm: str, task: str, attempt: int) -> str:
-    return f"{experiment}-{arm}-{task}-{attempt}-{uuid.uuid4().hex[:8]}"
-
-
 class _Interrupts:
     """Signals in the main thread. SIGINT: the first asks for a graceful stop, the second for a hard
     one. SIGTERM (a service manager, `kill`): a hard stop at once, so no row is left `running`."""
@@ -135,18 +130,22 @@ def check_cells_ready(exp: ResolvedExperiment, *, check_keys: bool = True) -> No
                     rate_card=exp.rate_card, check_key=check_keys)
 
 
+def check_backend(kind: str) -> None:
+    if kind not in ("local", "ray"):
+        raise BadArgument("backend", f"{kind!r}: expected local or ray")
+
+
 def make_backend(kind: str, workers: int, address: str | None = None) -> Backend:
+    check_backend(kind)
     if kind == "local":
         from orchbench.runner.local_backend import LocalBackend
 
         return LocalBackend(workers)
-    if kind == "ray":
-        from orchbench.runner.ray_backend import RayBackend, check_reachable
+    from orchbench.runner.ray_backend import RayBackend, check_reachable
 
-        check_reachable(address)
-        assert address is not None
-        return RayBackend(address, workers)
-    raise UserError(f"--backend {kind!r}: expected local or ray")
+    check_reachable(address)
+    assert address is not None
+    return RayBackend(address, workers)
 
 
 def run_batch(
@@ -156,7 +155,7 @@ def run_batch(
     backend: Backend | None = None,
     workers: int | None = None,
     model_factory: Callable[..., Any] | None = None,
-    trial_fn: Callable[[TrialJob], Outcome] | None = None,
+    trial_fn: Callable[[TrialJob], JobResult] | None = None,
     on_update: Callable[[Snapshot], None] | None = None,
     stop: threading.Event | None = None,
 ) -> BatchReport:
@@ -181,7 +180,7 @@ class _Driver:
     """One batch's loop: what runs where, and getting every ended trial into the store."""
 
     def __init__(self, exp: ResolvedExperiment, db: str, store: Any, backend: Backend, n_workers: int,
-                 model_factory: Callable[..., Any] | None, trial_fn: Callable[[TrialJob], Outcome] | None) -> None:
+                 model_factory: Callable[..., Any] | None, trial_fn: Callable[[TrialJob], JobResult] | None) -> None:
         self.exp, self.db, self.store, self.backend, self.n_workers = exp, db, store, backend, n_workers
         self.model_factory, self.trial_fn = model_factory, trial_fn
         self.policy = policy_of(exp)
@@ -258,7 +257,7 @@ class _Driver:
     def _job(self, arm: str, task: str, attempt: int) -> TrialJob:
         exp = self.exp
         return TrialJob(
-            trial_id=_new_trial_id(exp.id, arm, task, attempt),
+            trial_id=new_trial_id(exp.id, arm, task, attempt),
             experiment=exp.id,
             arm=arm_for_cell(exp, arm, task),
             task=exp.tasks[task],

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchbench.errors import UserError
+from orchbench.errors import BadArgument, ExperimentNotFound, UserError
 from orchbench.runner.limits import DEFAULT_DEADLINE_S
 from orchbench.tomlfile import explain, read_toml
 
@@ -125,7 +125,7 @@ def parse_experiment(data: dict[str, Any], *, where: str) -> ExperimentFile:
 def load_experiment_file(path: str | Path) -> ExperimentFile:
     p = Path(path)
     if not p.exists():
-        raise UserError(f"{p}: experiment file not found; pass a TOML file or --preset paper")
+        raise ExperimentNotFound(f"{p}: experiment file not found")
     data = read_toml(p, "experiment file")
     if isinstance(data, dict) and "id" not in data and "name" not in data:
         data["name"] = p.stem  # the file's name identifies the experiment unless it names itself
@@ -207,7 +207,7 @@ def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None
 def load_experiment(path: str | Path | None = None, *, preset_name: str | None = None, **overrides: Any) -> ResolvedExperiment:
     """Read a file or a preset, apply CLI overrides (workers, max_usd, ...), load arms and tasks."""
     if (path is None) == (preset_name is None):
-        raise UserError("give an experiment file or --preset NAME (exactly one)")
+        raise BadArgument("preset", "give an experiment file or a preset name (exactly one)")
     if path is not None:
         spec = load_experiment_file(path)
         source, base = str(path), Path(path).resolve().parent

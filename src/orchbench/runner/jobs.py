@@ -22,27 +22,31 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.records import Call, Trial
 
+if TYPE_CHECKING:
+    from orchbench.arms import Arm
+    from orchbench.tasks.spec import Task
+
 # (trial, calls): calls is None when the worker already wrote the trial to the shared store.
-Outcome = tuple[Trial, "list[Call] | None"]
+JobResult = tuple[Trial, "list[Call] | None"]
 
 
 @dataclass(frozen=True)
 class TrialJob:
     trial_id: str
     experiment: str
-    arm: Any  # orchbench.arms.Arm, the cell's turn cap applied
-    task: Any  # orchbench.tasks.spec.Task
+    arm: Arm  # the cell's turn cap applied
+    task: Task
     attempt: int
     db: str | None = None  # the shared store (local backend); None: return the records
     unsafe_no_sandbox: bool = False
     rate_card: str | None = None  # the card's spec (name or absolute path): each worker loads it once
     deadline_s: float | None = None  # the trial's wall-clock deadline (None: run_trial's default)
     model_factory: Callable[..., Any] | None = None  # picklable (module-level); tests inject scripted models
-    trial_fn: Callable[[TrialJob], Outcome] | None = None  # replaces run_trial (scheduling tests only)
+    trial_fn: Callable[[TrialJob], JobResult] | None = None  # replaces run_trial (scheduling tests only)
 
     @property
     def arm_name(self) -> str:
@@ -78,7 +82,7 @@ def _run_trial(job: TrialJob, store: Any) -> Trial:
     )
 
 
-def run_into_store(job: TrialJob) -> Outcome:
+def run_into_store(job: TrialJob) -> JobResult:
     if job.trial_fn is not None:
         return job.trial_fn(job)
     from orchbench.store import Store
@@ -88,7 +92,7 @@ def run_into_store(job: TrialJob) -> Outcome:
         return _run_trial(job, store), None
 
 
-def run_and_return(job: TrialJob) -> Outcome:
+def run_and_return(job: TrialJob) -> JobResult:
     if job.trial_fn is not None:
         trial, calls = job.trial_fn(job)
         return trial, calls or []

@@ -16,19 +16,19 @@ import socket
 from concurrent.futures import Future
 from typing import Any
 
-from orchbench.errors import UserError
-from orchbench.runner.jobs import Outcome, TrialJob, run_and_return
+from orchbench.errors import BadArgument, UserError
+from orchbench.runner.jobs import JobResult, TrialJob, run_and_return
 
 CONNECT_TIMEOUT_S = 3.0
 
 
 def parse_address(address: str | None) -> tuple[str, int]:
     if not address:
-        raise UserError("--backend ray needs --address HOST:PORT (the Ray head's GCS address, e.g. 10.0.0.5:6379)")
+        raise BadArgument("address", "the Ray backend needs HOST:PORT (the Ray head's GCS address, e.g. 10.0.0.5:6379)")
     hostport = address.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"--address {address!r}: expected HOST:PORT, e.g. 127.0.0.1:6379")
+        raise BadArgument("address", f"{address!r}: expected HOST:PORT, e.g. 127.0.0.1:6379")
     return host.strip("[]"), int(port)
 
 
@@ -40,13 +40,12 @@ def check_reachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise UserError(
-            f"cannot reach a Ray cluster at {address} ({reason}); start one with "
-            f"`ray start --head --port={port}` or pass the head's --address HOST:PORT"
-        ) from None
+        raise BadArgument(
+            "address", f"cannot reach a Ray cluster at {address} ({reason}); start one with `ray start --head "
+                       f"--port={port}` or give the head's HOST:PORT") from None
 
 
-def _remote_run(job: TrialJob) -> Outcome:
+def _remote_run(job: TrialJob) -> JobResult:
     return run_and_return(job)
 
 

@@ -13,11 +13,14 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from orchbench.errors import UserError
 from orchbench.records import FINAL_STATUSES, Trial, utcnow
 from orchbench.runner.jobs import TrialJob
+
+if TYPE_CHECKING:
+    from orchbench.store import Store
 
 
 @contextmanager
@@ -41,7 +44,7 @@ def batch_lock(db: str | Path, experiment: str) -> Iterator[None]:
         os.close(fd)
 
 
-def mark_interrupted(store: Any, trials: list[Trial], reason: str) -> list[str]:
+def mark_interrupted(store: Store, trials: list[Trial], reason: str) -> list[str]:
     """End rows a dead batch left `running`: kept with their calls, never counted, their slot re-run."""
     for t in trials:
         store.finish_trial(
@@ -50,7 +53,7 @@ def mark_interrupted(store: Any, trials: list[Trial], reason: str) -> list[str]:
     return [t.id for t in trials]
 
 
-def record_outcome(store: Any, fut: Future, job: TrialJob, events: list[str]) -> bool:
+def record_outcome(store: Store, fut: Future, job: TrialJob, events: list[str]) -> bool:
     """Make sure the ended trial is in the store, final. Returns True if the worker pool broke."""
     label = f"{job.arm_name}/{job.task_name}#{job.attempt}"
     try:
@@ -76,7 +79,7 @@ def record_outcome(store: Any, fut: Future, job: TrialJob, events: list[str]) ->
     return False
 
 
-def record_failure(store: Any, job: TrialJob, status: str, reason: str) -> None:
+def record_failure(store: Store, job: TrialJob, status: str, reason: str) -> None:
     """A trial whose worker never reported: keep what it stored, end it as `status`, never lose a row."""
     stored = store.trial(job.trial_id)
     if stored is not None and stored.status in FINAL_STATUSES:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from orchbench.records import Trial
 from orchbench.runner.experiment import ExperimentFile
 from orchbench.runner.schedule import CellKey, CellState, InFlight, Policy, cell_states
+
+if TYPE_CHECKING:
+    from orchbench.store import Store
 
 
 @dataclass
@@ -33,7 +36,7 @@ def _policy_and_cells(spec: dict[str, Any], trials: list[Trial]) -> tuple[Policy
     return policy, cells
 
 
-def coverage(store: Any, experiment: str | None = None) -> list[Coverage]:
+def coverage(store: Store, experiment: str | None = None) -> list[Coverage]:
     specs = {e.id: e.spec for e in store.experiments()}
     trials = store.trials(experiment=experiment) if experiment else store.trials()
     by_exp: dict[str, list[Trial]] = {}

@@ -8,31 +8,41 @@ provider's text, never as the agent's failure; the calls made so far stay stored
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchbench.agent.assemble import assemble
 from orchbench.agent.loop import LoopResult
 from orchbench.agent.recorder import Recorder
 from orchbench.arms import Arm, ModelConfig
-from orchbench.errors import UserError
+from orchbench.errors import NoReferenceSolution, UserError
 from orchbench.models.base import InfraError, ModelAPI, RetryPolicy
 from orchbench.models.factory import check_keys, make_model
-from orchbench.records import BLOCKED_NOTE, Trial, Usage, Verdict, utcnow
+from orchbench.records import BLOCKED_NOTE, LEAD_ROLES, Call, Trial, Usage, Verdict, new_trial_id, utcnow
 from orchbench.runner.limits import DEFAULT_DEADLINE_S, TrialDeadline, trial_deadline
 
+if TYPE_CHECKING:
+    from orchbench.pricing import RateCard
+    from orchbench.tasks.spec import Task
+
 ModelFactory = Callable[[ModelConfig, str], ModelAPI]  # (config, role) -> model
+
+
+class TrialSink(Protocol):
+    """Where a trial is recorded as it runs: a `Store`, or anything with these three writes."""
+
+    def start_trial(self, trial: Trial) -> None: ...
+    def add_call(self, call: Call) -> int: ...
+    def finish_trial(self, trial: Trial) -> Trial: ...
+
+
 _PROBE = Usage(input=1)  # to make a rate card name a model it does not know (it raises)
 UNSAFE_NOTE = "ran with --unsafe-no-sandbox: agent commands were not confined"
 
 
-def new_trial_id(arm: str, task: str) -> str:
-    return f"{arm}-{task}-{uuid.uuid4().hex[:10]}"
-
-
-def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_card: Any = None,
-                env: Mapping[str, str] | None = None, check_key: bool = True) -> Any:
+def check_ready(task: Task, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_card: RateCard | str | Path | None = None,
+                env: Mapping[str, str] | None = None, check_key: bool = True) -> RateCard:
     """Raise UserError for anything that would make the trial fail before it starts; return the card."""
     configs = [cfg for _, cfg in arm.models()]
     if check_key:
@@ -44,20 +54,17 @@ def check_ready(task: Any, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_ca
             raise UserError("bubblewrap (bwrap) is not usable here, so agent commands cannot be sandboxed; "
                             "install bubblewrap, or pass --unsafe-no-sandbox to run them unconfined")
     if any(c.provider == "scripted" for c in configs) and not getattr(task, "reference", None):
-        raise UserError(f"task {task.name!r} has no [[reference]] solution, so the oracle arm cannot run it")
-    if not hasattr(rate_card, "cost"):  # None or a spec ("paper-2026-06", a TOML path)
-        from orchbench.pricing import load_rate_card
+        raise NoReferenceSolution(task.name)
+    from orchbench.pricing import as_rate_card
 
-        rate_card = load_rate_card(rate_card)
+    card = as_rate_card(rate_card)
     for cfg in configs:
-        if cfg.provider != "scripted" and not rate_card.knows(cfg.model):
-            rate_card.cost(cfg.model, _PROBE)  # raises UnknownModel: names the model and how to price it
-            raise UserError(f"rate card {getattr(rate_card, 'name', '?')!r} has no price for {cfg.model!r}; "
-                            "add it in a TOML rate card and pass --rate-card FILE")
-    return rate_card
+        if cfg.provider != "scripted" and not card.knows(cfg.model):
+            card.cost(cfg.model, _PROBE)  # raises UnknownModel: names the model and how to price it
+    return card
 
 
-def default_factory(arm: Arm, task: Any, *, env: Mapping[str, str] | None = None,
+def default_factory(arm: Arm, task: Task, *, env: Mapping[str, str] | None = None,
                     retry: RetryPolicy | None = None) -> ModelFactory:
     def factory(cfg: ModelConfig, role: str) -> ModelAPI:
         return make_model(cfg, caching=arm.caching, task=task, env=env, retry=retry)
@@ -65,20 +72,24 @@ def default_factory(arm: Arm, task: Any, *, env: Mapping[str, str] | None = None
     return factory
 
 
-def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adhoc", attempt: int = 0,
+def run_trial(task: Task, arm: Arm, *, store: TrialSink | None = None, experiment: str = "adhoc", attempt: int = 0,
               unsafe_no_sandbox: bool = False, model_factory: ModelFactory | None = None,
-              trial_id: str | None = None, rate_card: Any = None, env: Mapping[str, str] | None = None,
-              retry: RetryPolicy | None = None, deadline_s: float | None = DEFAULT_DEADLINE_S,
-              judge_cache: bool = False) -> Trial:
-    """One trial, stored as it goes; it ends within `deadline_s` of wall-clock time (None: no deadline).
+              trial_id: str | None = None, rate_card: RateCard | str | Path | None = None,
+              env: Mapping[str, str] | None = None, retry: RetryPolicy | None = None,
+              deadline_s: float | None = DEFAULT_DEADLINE_S, judge_cache: bool = False) -> Trial:
+    """Run one trial of `arm` on `task`: fresh workspace, agent loop, judge; returns the final Trial.
 
-    The final judge runs afresh (`judge_cache=False`): a verdict-cache hit would make the trial's wall
-    time shorter than the run it records; `tasks check` may reuse verdicts."""
+    With a `store`, the trial and each call are stored as they happen. Infrastructure failures end as
+    status "infra_error" (never the agent's failure). `model_factory` swaps in other model clients.
+    The trial ends within `deadline_s` of wall-clock time (None: no deadline). The final judge runs
+    afresh (`judge_cache=False`): a verdict-cache hit would make the trial's wall time shorter than
+    the run it records; `tasks check` may reuse verdicts.
+    """
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env,
                        check_key=model_factory is None)
     factory = model_factory or default_factory(arm, task, env=env, retry=retry)
     models = {role: factory(cfg, role) for role, cfg in arm.models()}
-    trial = Trial(id=trial_id or new_trial_id(arm.name, task.name), experiment=experiment, arm=arm.name,
+    trial = Trial(id=trial_id or new_trial_id(experiment, arm.name, task.name, attempt), experiment=experiment, arm=arm.name,
                   task=task.name, attempt=attempt, status="running", started_at=utcnow(),
                   models={role: cfg.model for role, cfg in arm.models()},  # type: ignore[misc]
                   notes=[UNSAFE_NOTE] if unsafe_no_sandbox else [])
@@ -102,7 +113,7 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
     return _finish(trial, update, recorder, store, t0)
 
 
-def _attempt(task: Any, arm: Arm, models: dict[str, ModelAPI], recorder: Recorder,
+def _attempt(task: Task, arm: Arm, models: dict[str, ModelAPI], recorder: Recorder,
              unsafe_no_sandbox: bool, judge_cache: bool) -> dict[str, Any]:
     from orchbench.judge.run import run_judge
     from orchbench.tasks.workspace import workspace
@@ -135,8 +146,8 @@ def _judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
     }
 
 
-def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: Any, t0: float) -> Trial:
-    iterations = sum(1 for c in recorder.calls if c.role == "orchestrator")
+def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: TrialSink | None, t0: float) -> Trial:
+    iterations = sum(1 for c in recorder.calls if c.role in LEAD_ROLES)
     notes = [*trial.notes, *update.pop("add_notes", []), *recorder.notes]
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
                                     "iterations": iterations, "notes": notes}

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from orchbench.errors import UserError
-from orchbench.records import Trial, Usage
+from orchbench.records import Trial, Usage, lead_role
 from orchbench.simulate.billing import min_cacheable_for
 from orchbench.simulate.model import Loop, LoopUsage, Prices, breakeven_handback
 from orchbench.simulate.replay import CHARS_PER_TOKEN
@@ -123,15 +123,15 @@ def _min_for(model: str) -> int:
 
 def observe(trials: list[Trial]) -> Observed:
     ok = [t for t in trials if t.status == "success"]
-    orch = [t.usage.get("orchestrator", Usage()) for t in ok]
+    orch = [t.usage.get(lead_role(t.usage), Usage()) for t in ok]
     return Observed(
         n=len(ok),
         turns=_median(t.iterations for t in ok),
         usage=LoopUsage(_median(u.input for u in orch), _median(u.output for u in orch),
                         _median(u.cache_write for u in orch), _median(u.cache_read for u in orch)),
         cost=_median(t.total_cost for t in ok),
-        orchestrator_cost=_median(t.cost.get("orchestrator", 0.0) for t in ok),
-        other_cost=_median(t.total_cost - t.cost.get("orchestrator", 0.0) for t in ok),
+        orchestrator_cost=_median(t.cost.get(lead_role(t.usage), 0.0) for t in ok),
+        other_cost=_median(t.total_cost - t.cost.get(lead_role(t.usage), 0.0) for t in ok),
     )
 
 
@@ -154,7 +154,7 @@ def fit_cells(
         ok = [t for t in ts if t.status == "success"]
         if not ok or ok[0].iterations < 1:
             continue
-        model = ok[0].models.get("orchestrator")
+        model = ok[0].models.get(lead_role(ok[0].models))
         if model is None:
             continue
         obs = observe(ts)

@@ -91,6 +91,12 @@ def simulate(
     plot_dir: str | Path | None = None,
     baseline: str | None = None,
 ) -> Simulation:
+    """Fit the closed-form cost model to recorded trials (from `load_items`) and answer what-ifs.
+
+    `rate_card` re-prices (default: "current" for trials with calls, the paper's card otherwise);
+    `no_cache`, `handback_cap` (tokens) and `ttl` ("5m" | "1h") each add a what-if scenario that
+    re-bills the recorded calls; `plot_dir` writes the cost-vs-hand-back plot.
+    """
     from orchbench.pricing import load_rate_card
 
     if not items:

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from orchbench.errors import UserError
-from orchbench.records import FINAL_STATUSES, ROLES, Call, Trial, Usage
+from orchbench.errors import BadArgument, ConflictingSources, UserError
+from orchbench.pricing import RateCard, repricing_model
+from orchbench.records import LEAD_ROLES, Call, Trial, Usage, lead_role
 from orchbench.simulate.billing import Ttl, min_cacheable_for
 from orchbench.simulate.fit import ASSUMPTIONS, FittedCell, fit_cells, fit_loop
 from orchbench.simulate.model import LoopUsage, Prices
@@ -37,7 +38,7 @@ class Scenario:
     key: str
     label: str
     assumption: str
-    card: Any = None  # rate card of a re-pricing scenario
+    card: RateCard | None = None  # rate card of a re-pricing scenario
     caching: bool = True
     ttl: Ttl = "5m"
     cap: int | None = None
@@ -79,7 +80,7 @@ class WhatIf:
 def load_items(*, db: Path | None = None, results: Sequence[Path] = ()) -> list[Item]:
     """Trials (with their calls) from a store or paper-format files; the paper's data by default."""
     if db is not None and results:
-        raise UserError("give either --db or --results, not both")
+        raise ConflictingSources("give either a store or results files, not both")
     if db is None:
         from orchbench.paperformat import read_paper_files
 
@@ -88,17 +89,12 @@ def load_items(*, db: Path | None = None, results: Sequence[Path] = ()) -> list[
 
             results = [Path(str(resources.files("orchbench") / "data" / "paper"))]
         return [(t, list(c)) for t, c in read_paper_files(list(results))]
-    if not Path(db).is_file():
-        raise UserError(f"{db}: no such results store; run trials first, or pass --results DIR|FILE...")
-    from orchbench.store import Store
+    from orchbench.store import finished_trials
 
-    with Store(db, readonly=True) as store:
-        trials = [t for t in store.trials() if t.status in FINAL_STATUSES]
-        calls = store.calls_by_trial([t.id for t in trials], transcript=True)
-    return [(t, calls.get(t.id, [])) for t in trials]
+    return finished_trials(db, calls=True, transcript=True)
 
 
-def scenarios(*, reprice: Any = None, no_cache: bool = False, handback_cap: int | None = None,
+def scenarios(*, reprice: RateCard | None = None, no_cache: bool = False, handback_cap: int | None = None,
               ttl: str | None = None) -> list[Scenario]:
     out: list[Scenario] = []
     if reprice is not None:
@@ -109,13 +105,13 @@ def scenarios(*, reprice: Any = None, no_cache: bool = False, handback_cap: int 
                             "every prompt token billed as plain input; same trajectory", caching=False))
     if handback_cap is not None:
         if handback_cap < 0:
-            raise UserError(f"--handback-cap must be >= 0 tokens, got {handback_cap}")
+            raise BadArgument("handback_cap", f"must be >= 0 tokens, got {handback_cap}")
         out.append(Scenario(f"cap-{handback_cap}", f"hand-backs capped at {handback_cap} tokens",
                             "same trajectory assumed: same turns, outputs and timing; only the "
                             "hand-back text is shorter", cap=handback_cap))
     if ttl is not None:
         if ttl not in ("5m", "1h"):
-            raise UserError(f"--cache-ttl must be 5m or 1h, got {ttl!r}")
+            raise BadArgument("ttl", f"must be 5m or 1h, got {ttl!r}")
         if ttl == "1h":
             out.append(Scenario("ttl-1h", "1-hour cache TTL",
                                 "cache writes at 2x input instead of 1.25x; entries live an hour", ttl="1h"))
@@ -123,7 +119,7 @@ def scenarios(*, reprice: Any = None, no_cache: bool = False, handback_cap: int 
 
 
 class _Pricer:
-    def __init__(self, card: Any) -> None:
+    def __init__(self, card: RateCard) -> None:
         self.card = card
         self._prices: dict[str, Prices] = {}
 
@@ -146,7 +142,7 @@ def _no_cache(u: Usage) -> Usage:
 
 
 class _Simulator:
-    def __init__(self, items: list[Item], card: Any) -> None:
+    def __init__(self, items: list[Item], card: RateCard) -> None:
         self.items = items
         self.pricer = _Pricer(card)
         self._cells: dict[tuple[str, str], FittedCell] | None = None
@@ -161,7 +157,7 @@ class _Simulator:
         out: dict[str, float] = {}
         if calls:
             for c in calls:
-                out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(c.model, c.usage)
+                out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(repricing_model(self.pricer.card, c), c.usage)
             return out
         for role, u in trial.usage.items():
             out[role] = self.pricer.cost(trial.models[role], u) if role in trial.models else 0.0
@@ -174,18 +170,19 @@ class _Simulator:
             if calls:
                 out: dict[str, float] = {}
                 for c in calls:
-                    out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(c.model, _no_cache(c.usage))
+                    out[c.role] = out.get(c.role, 0.0) + self.pricer.cost(repricing_model(self.pricer.card, c), _no_cache(c.usage))
                 return out, "exact"
             return {r: self.pricer.cost(trial.models[r], _no_cache(u)) for r, u in trial.usage.items()
                     if r in trial.models}, "exact"
         known = replayable(calls)
-        if known and any(c.role == "orchestrator" for c in known):
+        if known and any(c.role in LEAD_ROLES for c in known):
             plain, changed = replay(known), replay(known, ttl=s.ttl, handback_cap=s.cap)
             out = dict(ref)
             for st, a, b, bill in zip(plain.steps, plain.predicted, changed.predicted, changed.bills):
                 c = st.call
                 # b.cache_write includes the 1-hour writes; the pricer adds their premium
-                delta = self.pricer.cost(c.model, b, write_1h=bill.cache_write_1h) - self.pricer.cost(c.model, a)
+                model = repricing_model(self.pricer.card, c)
+                delta = self.pricer.cost(model, b, write_1h=bill.cache_write_1h) - self.pricer.cost(model, a)
                 out[c.role] = out.get(c.role, 0.0) + delta
             return out, "replay"
         if s.ttl == "1h":
@@ -195,7 +192,8 @@ class _Simulator:
 
     def _capped_closed_form(self, cap: int | None, trial: Trial, ref: dict[str, float]) -> tuple[dict[str, float], str]:
         cell = self.cells().get((trial.arm, trial.task))
-        u = trial.usage.get("orchestrator")
+        lead = lead_role(trial.usage)
+        u = trial.usage.get(lead)
         if cell is None or cell.baseline is None or u is None or trial.iterations < 2 or cap is None:
             return dict(ref), "unchanged (no hand-back to cap)"
         base = self.cells()[(cell.baseline, cell.task)]
@@ -209,7 +207,7 @@ class _Simulator:
                        handback=cell.handback_tokens)
         delta = loop.capped(cap).usage().cost(cell.prices) - loop.usage().cost(cell.prices)
         out = dict(ref)
-        out["orchestrator"] = out.get("orchestrator", 0.0) + delta
+        out[lead] = out.get(lead, 0.0) + delta
         return out, "closed-form"
 
 
@@ -220,7 +218,7 @@ def _min_or_zero(model: str) -> int:
         return 0
 
 
-def run_whatif(items: list[Item], card: Any, scens: list[Scenario]) -> WhatIf:
+def run_whatif(items: list[Item], card: RateCard, scens: list[Scenario]) -> WhatIf:
     """Price every trial under `card` as recorded and under each scenario; compare the analyses."""
     from orchbench.analysis.columns import from_trials
     from orchbench.analysis.compare import compare, describe
@@ -269,4 +267,6 @@ def run_whatif(items: list[Item], card: Any, scens: list[Scenario]) -> WhatIf:
 
 
 def _role_arrays(costs: list[dict[str, float]]) -> dict[str, np.ndarray]:
-    return {r: np.array([c.get(r, 0.0) for c in costs], dtype=np.float64) for r in ROLES}
+    # Analysis columns hold the lead (solo agent or orchestrator) under "orchestrator".
+    return {"orchestrator": np.array([c.get("solo", 0.0) + c.get("orchestrator", 0.0) for c in costs]),
+            "executor": np.array([c.get("executor", 0.0) for c in costs], dtype=np.float64)}

@@ -115,6 +115,8 @@ class Caps(_Strict):
 
 
 class Task(_Strict):
+    """A task: where its code comes from, how it is set up and broken, how it is judged, the prompt."""
+
     # Names a workspace folder and trial ids: no '/', '..' or spaces.
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
@@ -141,6 +143,7 @@ def _builtin_dir() -> Path:
 
 
 def builtin_tasks() -> list[str]:
+    """Names of the tasks shipped with orchbench ("typer-T1", ...), for `load_task`."""
     return sorted(p.stem for p in _builtin_dir().glob("*.toml"))
 
 

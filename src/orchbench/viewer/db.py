@@ -13,18 +13,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchbench.errors import UserError
+from orchbench.errors import NotAStore, StoreNotFound
 from orchbench.store import APPLICATION_ID, check_schema, readonly_uri
 
 BUSY_TIMEOUT_MS = 5000
 
 
 def check_store(path: str | Path) -> Path:
-    """The store's path, or a UserError saying what is wrong and how to fix it."""
+    """The store's path, or a StoreError saying what is wrong."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"{p}: no such results store; run trials or `orchbench import` first, "
-                        "or pass --db PATH")
+        raise StoreNotFound(p)
     try:
         with connect(p) as conn:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -32,11 +31,9 @@ def check_store(path: str | Path) -> Path:
             if app_id == APPLICATION_ID:
                 check_schema(conn, p)
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"{p}: not an SQLite database ({exc}); pass the orchbench results store "
-                        "with --db PATH") from None
+        raise NotAStore(p, f"not an SQLite database ({exc})") from None
     if app_id != APPLICATION_ID or not {"trials", "calls"} <= names:
-        raise UserError(f"{p}: not an orchbench results store; pass --db with a store that "
-                        "`orchbench run`, `batch` or `import` wrote")
+        raise NotAStore(p, "not an orchbench results store")
     return p
 
 

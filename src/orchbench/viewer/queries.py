@@ -12,8 +12,9 @@ import json
 import sqlite3
 from typing import Any
 
+from orchbench.analysis.columns import ROLES as COLUMN_ROLES
 from orchbench.analysis.columns import STATUSES, TrialColumns, build_columns, status_code
-from orchbench.records import BLOCKED_NOTE, FINAL_STATUSES, ROLES
+from orchbench.records import BLOCKED_NOTE, FINAL_STATUSES
 
 USAGE_KEYS = ("input", "output", "cache_write", "cache_read")
 
@@ -112,7 +113,9 @@ _VALID = ("json_valid(usage) AND json_type(usage) = 'object' AND typeof(wall_s) 
 # pass WHERE, so json_extract never meets a corrupt row (those come from _BAD). Per-role costs and
 # models only matter when re-pricing with a rate card, which the viewer does not do (it shows the
 # recorded costs, as `analyze` does without --rate-card), so they are not read.
-_EXTRACT = ", ".join(f"coalesce(json_extract(usage, '$.{role}.{k}'), 0)" for role in ROLES for k in USAGE_KEYS)
+# The columns' lead role ("orchestrator") is the solo agent's usage when the trial had one.
+_EXTRACT = ", ".join([f"coalesce(json_extract(usage, '$.solo.{k}'), json_extract(usage, '$.orchestrator.{k}'), 0)"
+                      for k in USAGE_KEYS] + [f"coalesce(json_extract(usage, '$.executor.{k}'), 0)" for k in USAGE_KEYS])
 # The BLOCKED flag (records.BLOCKED_NOTE, kept in the notes' JSON list), or the legacy status.
 _BLOCKED = "(status = 'blocked' OR instr(notes, '\"blocked: ') > 0)"
 _GOOD = (f"SELECT arm, task, status, wall_s, iterations, total_cost, {_BLOCKED}, {_EXTRACT} FROM trials {{index}} "
@@ -141,7 +144,7 @@ def grid_inputs(conn: sqlite3.Connection, exp: str) -> tuple[TrialColumns, dict[
     rows = [(r[0], r[1], status_code(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in final]
     # 4 ints per trial, flat, in USAGE_FIELDS order (what build_columns takes)
     usage: dict[str, list[int]] = {
-        role: [v for r in final for v in r[7 + 4 * i:11 + 4 * i]] for i, role in enumerate(ROLES)}
+        role: [v for r in final for v in r[7 + 4 * i:11 + 4 * i]] for i, role in enumerate(COLUMN_ROLES)}
     corrupt = []
     for tid, arm, task, status in conn.execute(_BAD.format(index=index), (exp,)):
         count(arm, task, status)

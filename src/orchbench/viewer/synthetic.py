@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orchbench.records import Call, Status, Trial, Usage
+from orchbench.records import Call, Role, Status, Trial, Usage
 
 DELEGATE = "delegate_to_executor"
 # $ per token: input, output, cache_write, cache_read (Opus-like for the orchestrator, Haiku-like below)
 PRICES = {"orchestrator": (5e-6, 25e-6, 6.25e-6, 0.5e-6), "executor": (1e-6, 5e-6, 1.25e-6, 0.1e-6)}
+PRICES["solo"] = PRICES["orchestrator"]
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 
@@ -34,6 +35,7 @@ def trial_calls(trial_id: str, turns: int, *, rng: random.Random, orchestrated: 
     pending = 0  # tokens handed back by the previous turn: new input for this one
     exec_turn = 0
     at = T0
+    lead: Role = "orchestrator" if orchestrated else "solo"
     for k in range(turns):
         delegate = orchestrated and k % every == every - 1
         tool = DELEGATE if delegate else ("bash" if k % 2 else "str_replace_editor")
@@ -67,8 +69,8 @@ def trial_calls(trial_id: str, turns: int, *, rng: random.Random, orchestrated: 
         new = rng.randint(60, 400) + pending
         u = Usage(input=rng.randint(2, 40), output=rng.randint(80, 700), cache_write=new, cache_read=context)
         calls.append(Call(
-            trial_id=trial_id, role="orchestrator", turn=k, model="claude-opus-4-7", usage=u,
-            cost_usd=_cost("orchestrator", u), latency_s=round(rng.uniform(2, 12), 2), stop_reason="tool_use",
+            trial_id=trial_id, role=lead, turn=k, model="claude-opus-4-7", usage=u,
+            cost_usd=_cost(lead, u), latency_s=round(rng.uniform(2, 12), 2), stop_reason="tool_use",
             tool_names=[tool], handback_chars=len(result) if delegate else None, started_at=at,
             content=content, tool_results=[{"tool_use_id": tid, "content": result, "is_error": False}],
         ))
