@@ -148,7 +148,7 @@ def test_a_view_of_typer_main_returns_at_most_8000_chars_plus_the_marker(arm: st
 
 
 def test_arm_c_hands_back_the_executors_last_text_cut_to_1500(task: Any, tmp_path: Path) -> None:
-    t, claude, _ = run_arm("C", task, tmp_path)
+    _, claude, _ = run_arm("C", task, tmp_path)
     orch = [b for b in claude.bodies if role_of(system_of(b)) == "orchestrator"]
     (handback,) = tool_results(orch[2])
     assert handback == "executor (2 iters): " + EXECUTOR_FINAL[:1500]
