@@ -9,12 +9,14 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orchbench.agent.recorder import Recorder
-from orchbench.agent.tool import Tool
 from orchbench.models.base import ContextOverflow, InfraError, ModelAPI, ModelResponse
 from orchbench.records import Role, utcnow
+
+if TYPE_CHECKING:
+    from orchbench.agent.tool import Tool
 
 Outcome = Literal["done", "blocked", "cap", "timeout", "overflow"]
 
@@ -50,28 +52,37 @@ class Agent:
         for turn in range(self.cap) if self.cap is not None else itertools.count():
             if ends_at is not None and self.clock() >= ends_at:
                 return LoopResult(last_text, turn, "timeout", messages)
-            self.turn, started = turn, utcnow()
+            self.turn = turn
+            started = utcnow()
             try:
                 resp = self.model.complete(system=self.system, messages=messages, tools=schemas)
             except ContextOverflow as exc:
-                return LoopResult(f"context overflow: {exc}", turn, "overflow", messages)
+                return LoopResult(f"context overflow: {exc}", self.turn, "overflow", messages)
             messages.append({"role": "assistant", "content": resp.content})
             last_text = resp.text or last_text
+            self.note_provenance()
             # Any stop but tool_use ends the loop, max_tokens included (as in the paper's harness).
-            ends = not resp.tool_uses or resp.stop_reason not in (None, "tool_use")
+            uses = resp.tool_uses if resp.stop_reason in (None, "tool_use") else []
             results: list[dict[str, Any]] = []
             error = None
             try:
-                results = [] if ends else [self.run_tool(use) for use in resp.tool_uses]
+                results = [self.run_tool(use) for use in uses]
             except BaseException as exc:  # the call still gets stored, with what went wrong
                 error = f"{type(exc).__name__}: {exc}"
                 raise
             finally:
                 self.record(resp, results, started, error)
-            if ends:
-                return LoopResult(resp.text, turn + 1, "blocked" if is_blocked(resp.text) else "done", messages)
+            if not uses:
+                final = resp.text
+                return LoopResult(final, self.turn + 1, "blocked" if is_blocked(final) else "done", messages)
             messages.append({"role": "user", "content": [{"type": "tool_result", **r} for r in results]})
         return LoopResult(last_text, self.cap or 0, "cap", messages)
+
+    def note_provenance(self) -> None:
+        """What makes this model's run reproducible (a local model's digest, context), on the trial."""
+        provenance = getattr(self.model, "provenance", None)
+        if provenance:
+            self.recorder.note(f"{self.role}: {provenance}")
 
     def run_tool(self, use: dict[str, Any]) -> dict[str, Any]:
         tool = self.tools.get(use["name"])
@@ -91,8 +102,5 @@ class Agent:
         return result
 
     def record(self, resp: ModelResponse, results: list[dict[str, Any]], started: Any, error: str | None) -> None:
-        provenance = getattr(self.model, "provenance", None)  # e.g. a local model's digest and context
-        if provenance:
-            self.recorder.note(f"{self.role}: {provenance}")
         self.recorder.record(role=self.role, response=resp, model=self.model.model, results=results,
                              started_at=started, parent_turn=self.parent_turn, error=error)
