@@ -9,14 +9,12 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from orchbench.agent.recorder import Recorder
+from orchbench.agent.tool import Tool
 from orchbench.models.base import ContextOverflow, InfraError, ModelAPI, ModelResponse
 from orchbench.records import Role, utcnow
-
-if TYPE_CHECKING:
-    from orchbench.agent.tool import Tool
 
 Outcome = Literal["done", "blocked", "cap", "timeout", "overflow"]
 
@@ -52,37 +50,28 @@ class Agent:
         for turn in range(self.cap) if self.cap is not None else itertools.count():
             if ends_at is not None and self.clock() >= ends_at:
                 return LoopResult(last_text, turn, "timeout", messages)
-            self.turn = turn
-            started = utcnow()
+            self.turn, started = turn, utcnow()
             try:
                 resp = self.model.complete(system=self.system, messages=messages, tools=schemas)
             except ContextOverflow as exc:
-                return LoopResult(f"context overflow: {exc}", self.turn, "overflow", messages)
+                return LoopResult(f"context overflow: {exc}", turn, "overflow", messages)
             messages.append({"role": "assistant", "content": resp.content})
             last_text = resp.text or last_text
-            self.note_provenance()
             # Any stop but tool_use ends the loop, max_tokens included (as in the paper's harness).
-            uses = resp.tool_uses if resp.stop_reason in (None, "tool_use") else []
+            ends = not resp.tool_uses or resp.stop_reason not in (None, "tool_use")
             results: list[dict[str, Any]] = []
             error = None
             try:
-                results = [self.run_tool(use) for use in uses]
+                results = [] if ends else [self.run_tool(use) for use in resp.tool_uses]
             except BaseException as exc:  # the call still gets stored, with what went wrong
                 error = f"{type(exc).__name__}: {exc}"
                 raise
             finally:
                 self.record(resp, results, started, error)
-            if not uses:
-                final = resp.text
-                return LoopResult(final, self.turn + 1, "blocked" if is_blocked(final) else "done", messages)
+            if ends:
+                return LoopResult(resp.text, turn + 1, "blocked" if is_blocked(resp.text) else "done", messages)
             messages.append({"role": "user", "content": [{"type": "tool_result", **r} for r in results]})
         return LoopResult(last_text, self.cap or 0, "cap", messages)
-
-    def note_provenance(self) -> None:
-        """What makes this model's run reproducible (a local model's digest, context), on the trial."""
-        provenance = getattr(self.model, "provenance", None)
-        if provenance:
-            self.recorder.note(f"{self.role}: {provenance}")
 
     def run_tool(self, use: dict[str, Any]) -> dict[str, Any]:
         tool = self.tools.get(use["name"])
@@ -102,5 +91,8 @@ class Agent:
         return result
 
     def record(self, resp: ModelResponse, results: list[dict[str, Any]], started: Any, error: str | None) -> None:
+        provenance = getattr(self.model, "provenance", None)  # e.g. a local model's digest and context
+        if provenance:
+            self.recorder.note(f"{self.role}: {provenance}")
         self.recorder.record(role=self.role, response=resp, model=self.model.model, results=results,
                              started_at=started, parent_turn=self.parent_turn, error=error)
