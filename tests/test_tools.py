@@ -131,10 +131,10 @@ def test_bash_timeout_is_an_error_result(ws: Path) -> None:
 
 
 def test_bash_refuses_to_start_without_a_sandbox_unless_told(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchbench.agent import tools
+    from orchbench.agent import bash
     from orchbench.errors import UserError
 
-    monkeypatch.setattr(tools, "sandbox_available", lambda: False)
+    monkeypatch.setattr(bash, "sandbox_available", lambda: False)
     with pytest.raises(UserError, match="--unsafe-no-sandbox"):
         BashTool(ws)
     out = BashTool(ws, unsafe_no_sandbox=True).run({"command": "echo unconfined; pwd"})

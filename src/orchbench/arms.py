@@ -31,14 +31,14 @@ class _Strict(BaseModel):
 class ModelConfig(_Strict):
     provider: Provider
     model: str
-    # Ollama only: the context length, sent as options.num_ctx on every request (None: the server's).
-    num_ctx: PositiveInt | None = None
     base_url: str | None = None
     # Which environment variable holds the key (default: ANTHROPIC_API_KEY / OPENAI_API_KEY).
     api_key_env: str | None = None
     max_tokens: PositiveInt = 8192
     caching: str | None = None  # overrides the arm's policy for this model (anthropic only)
     timeout_s: float = 600.0
+    # Ollama only: the context length, sent as options.num_ctx on every request (None: the server's).
+    num_ctx: PositiveInt | None = None
 
 
 class Prompts(_Strict):

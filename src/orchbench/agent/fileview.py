@@ -7,11 +7,7 @@ are read and numbered. Directory listings stop collecting past their cap and onl
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
-import stat
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,21 +139,3 @@ def listing(root: Path, *, depth: int, hidden: bool, rel: Path, max_entries: int
     if more:
         shown.append(f"[... {more:,} more entries not shown]")
     return "\n".join(shown)
-
-
-def ls_la(root: Path) -> str:
-    """The repository root as `ls -la` prints it (what the paper's wrapper showed after each run)."""
-    def line(path: Path, name: str) -> tuple[str, int]:
-        st = path.lstat()
-        try:
-            owner, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
-        except KeyError:
-            owner, group = str(st.st_uid), str(st.st_gid)
-        when = time.strftime("%b %d %H:%M", time.localtime(st.st_mtime))
-        target = f" -> {os.readlink(path)}" if stat.S_ISLNK(st.st_mode) else ""
-        text = f"{stat.filemode(st.st_mode)} {st.st_nlink:2} {owner} {group} {st.st_size:8} {when} {name}{target}"
-        return text, st.st_blocks
-
-    names = sorted(os.listdir(root))[:1000]  # a listing is shown cut anyway; never walk a huge root whole
-    rows = [line(root, "."), line(root.parent, "..")] + [line(root / n, n) for n in names]
-    return "\n".join([f"total {sum(b for _, b in rows) // 2}"] + [t for t, _ in rows])

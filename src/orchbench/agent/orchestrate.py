@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.agent import prompts
-from orchbench.agent.fileview import ls_la
 from orchbench.agent.loop import Agent, LoopResult
 from orchbench.agent.recorder import DELEGATE, Recorder
 from orchbench.agent.returns import (
     ExecutorReport,
     ReturnPolicy,
     diff_files,
+    ls_la,
     render,
     snapshot,
     transcript_text,

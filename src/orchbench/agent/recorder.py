@@ -24,12 +24,12 @@ class Recorder:
 
     def __init__(self, trial_id: str, *, store: CallSink | None = None, pricer: Pricer | None = None) -> None:
         self.trial_id = trial_id
-        # Facts about the trial that are not one call's: a local model's digest and context length,
-        # an executor's real outcome behind a hand-back that does not show it. Kept in order, once each.
-        self.notes: list[str] = []
         self.store = store
         self.pricer = pricer
         self.calls: list[Call] = []
+        # Facts about the trial that are not one call's: a local model's digest and context length,
+        # an executor's real outcome behind a hand-back that does not show it. Kept in order, once each.
+        self.notes: list[str] = []
         self._next_turn: dict[str, int] = {}
 
     def note(self, text: str) -> None:

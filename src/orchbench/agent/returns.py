@@ -7,8 +7,12 @@ paper's finding), so its size is the knob. Each policy is a function of an Execu
 from __future__ import annotations
 
 import difflib
+import grp
 import json
 import os
+import pwd
+import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +126,24 @@ def cli_wrapper(r: ExecutorReport, p: ReturnPolicy) -> str:
     """
     printed = "\n".join(part for part in (r.banner, r.final_text, r.listing) if part)
     return f"{head_tail(printed, p.max_chars)}\n[exit=0]"
+
+
+def ls_la(root: Path) -> str:
+    """The repository root as `ls -la` prints it (what the paper's wrapper showed after each run)."""
+    def line(path: Path, name: str) -> tuple[str, int]:
+        st = path.lstat()
+        try:
+            owner, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            owner, group = str(st.st_uid), str(st.st_gid)
+        when = time.strftime("%b %d %H:%M", time.localtime(st.st_mtime))
+        target = f" -> {os.readlink(path)}" if stat.S_ISLNK(st.st_mode) else ""
+        text = f"{stat.filemode(st.st_mode)} {st.st_nlink:2} {owner} {group} {st.st_size:8} {when} {name}{target}"
+        return text, st.st_blocks
+
+    names = sorted(os.listdir(root))[:1000]  # a listing is shown cut anyway; never walk a huge root whole
+    rows = [line(root, "."), line(root.parent, "..")] + [line(root / n, n) for n in names]
+    return "\n".join([f"total {sum(b for _, b in rows) // 2}"] + [t for t, _ in rows])
 
 
 def diff_stat(r: ExecutorReport, p: ReturnPolicy) -> str:

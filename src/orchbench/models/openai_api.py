@@ -162,7 +162,9 @@ class OpenAIModel:
             return ModelResponse(
                 content=from_openai_message(choice.message),
                 usage=usage_from_openai(resp.usage),
-                stop_reason=FINISH_TO_STOP.get(choice.finish_reason or "", choice.finish_reason),
+                # Some compatible servers say "stop" for a tool call: the calls decide.
+                stop_reason="tool_use" if choice.message.tool_calls else
+                FINISH_TO_STOP.get(choice.finish_reason or "", choice.finish_reason),
                 latency_s=time.perf_counter() - t0,
                 model=resp.model or self.model,
             )
