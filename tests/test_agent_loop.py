@@ -113,3 +113,28 @@ def test_context_overflow_ends_the_loop_as_the_agents_failure(tmp_path):
         agent, _ = make(srv, tmp_path)
         result = agent.run("go")
     assert result.outcome == "overflow" and "prompt is too long" in result.final_text
+
+
+def test_any_stop_but_tool_use_ends_the_loop_max_tokens_included(tmp_path):
+    """As in the paper's harness: a reply cut by max_tokens ends the loop, its tool calls unrun."""
+    cut = Reply([{"type": "text", "text": "Let me write"},
+                 {"type": "tool_use", "id": "t0", "name": "write_file", "input": {"path": "a.txt", "text": "x"}}],
+                stop_reason="max_tokens")
+    with FakeAnthropic([cut, text("never asked")]) as srv:
+        agent, rec = make(srv, tmp_path)
+        result = agent.run("go")
+    assert (result.outcome, result.turns, result.final_text) == ("done", 1, "Let me write")
+    assert len(srv.requests) == 1 and not (tmp_path / "a.txt").exists()
+    assert rec.calls[0].stop_reason == "max_tokens" and rec.calls[0].tool_results == []
+
+
+def test_no_cap_but_a_deadline_hands_back_the_last_text(tmp_path):
+    clock = iter([0.0, 1.0, 2.0, 700.0])
+    step = Reply([{"type": "text", "text": "working"},
+                  {"type": "tool_use", "id": "t", "name": "echo", "input": {"text": "x"}}])
+    with FakeAnthropic([step, step, step, step]) as srv:
+        agent, _ = make(srv, tmp_path, cap=None)
+        agent.deadline_s, agent.clock = 600, lambda: next(clock)
+        result = agent.run("go")
+    assert (result.outcome, result.turns, result.final_text) == ("timeout", 2, "working")
+    assert len(srv.requests) == 2

@@ -12,6 +12,7 @@ from orchbench.agent.recorder import DELEGATE, Recorder
 from orchbench.agent.returns import ExecutorReport, FileChange, ReturnPolicy, head_tail, render
 from orchbench.models.anthropic_api import AnthropicModel
 from orchbench.models.base import RetryPolicy
+from tests.fakes._http import Reply
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.policies import SolutionPolicy
 from tests.fakes.tools import EchoTool, WriteTool
@@ -150,3 +151,12 @@ def test_executor_provider_failure_ends_the_trial_as_infra_error(tmp_path):
 
     with pytest.raises(InfraError, match="credit balance"):
         run(tmp_path, ReturnPolicy(), script=policy)
+
+
+def test_a_capped_executor_hands_back_its_last_text(tmp_path):
+    def talkative(view):
+        reply = SolutionPolicy(REFERENCE * 5)(view)
+        return Reply([{"type": "text", "text": f"working on step {view.n_assistant}"}, *reply.content])
+
+    _, _, srv = run(tmp_path, ReturnPolicy(kind="final_text"), executor_cap=3, script=talkative)
+    assert handback_of(srv) == "executor (3 iters): working on step 2"

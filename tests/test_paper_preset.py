@@ -148,7 +148,7 @@ def test_a_view_of_typer_main_returns_at_most_8000_chars_plus_the_marker(arm: st
 
 
 def test_arm_c_hands_back_the_executors_last_text_cut_to_1500(task: Any, tmp_path: Path) -> None:
-    t, claude, _ = run_arm("C", task, tmp_path)
+    _, claude, _ = run_arm("C", task, tmp_path)
     orch = [b for b in claude.bodies if role_of(system_of(b)) == "orchestrator"]
     (handback,) = tool_results(orch[2])
     assert handback == "executor (2 iters): " + EXECUTOR_FINAL[:1500]
@@ -245,3 +245,24 @@ def test_typer_t1_arm_a_views_main_py_as_the_paper_did(tmp_path: Path) -> None:
     assert len(head) + len(tail) <= 8000 and 7_700 <= len(shown) <= 8000 + len(marker) + 2
     assert "25 errors" in claude.bodies[0]["messages"][0]["content"][0]["text"]
     assert t.status in ("blocked", "failure")  # BLOCKED's handling is the runner's; the view is ours
+
+
+def test_an_executor_prompt_longer_than_its_context_is_recorded_never_cut(task: Any, tmp_path: Path) -> None:
+    """Arm B with a context too small for the executor's first prompt: Ollama refuses it, the executor's
+    loop ends as an overflow, and the trial's notes say so (the paper's wrapper would have hidden it)."""
+    small = tmp_path / "b-small.toml"
+    small.write_text('base = "B"\n[executor]\nnum_ctx = 256\n')
+    from orchbench.store import Store
+
+    with FakeAnthropic(policy=script) as claude, FakeOllama(policy=script) as ollama:
+        arm = load_arm(str(small)).with_base_url(claude.base_url)
+        with Store(tmp_path / "runs.db") as store:
+            t = run_trial(task, arm, store=store, env={"ANTHROPIC_API_KEY": "sk-test", "OLLAMA_HOST": ollama.host},
+                          unsafe_no_sandbox=UNSAFE, rate_card="paper-2026-06",
+                          retry=RetryPolicy(max_retries=0, sleep=lambda s: None))
+    assert all(b["options"]["num_ctx"] == 256 for b in ollama.bodies if "messages" in b)
+    note = next(n for n in t.notes if n.startswith("delegation at orchestrator turn 1"))
+    assert "executor overflow after 0 turns" in note and "exceeds the available context size (256 tokens)" in note
+    orch = [b for b in claude.bodies if role_of(system_of(b)) == "orchestrator"]
+    (handback,) = tool_results(orch[2])
+    assert handback.startswith("== executor qwen3.5:9b @ ") and handback.endswith("\n[exit=0]")

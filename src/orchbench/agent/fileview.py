@@ -111,7 +111,7 @@ def line_range(path: Path, start: int, end: int, max_chars: int) -> tuple[str, i
 
 
 def listing(root: Path, *, depth: int, hidden: bool, rel: Path, max_entries: int = DIR_MAX_ENTRIES) -> str:
-    """Paths under `root` down to `depth` levels, sorted per directory, relative to `rel`.
+    """Paths under `root` down to `depth` levels, relative to `rel`, sorted.
 
     Past `max_entries` the walk only counts, and a final marker says how many were left out.
     """

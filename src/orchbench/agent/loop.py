@@ -40,14 +40,15 @@ class Agent:
         self.tools = {t.name: t for t in tools}
         self.recorder, self.parent_turn, self.deadline_s = recorder, parent_turn, deadline_s
         self.turn = 0  # read by the delegate tool: the orchestrator turn a delegation belongs to
+        self.clock = time.monotonic  # for the deadline; tests pass their own
 
     def run(self, prompt: str) -> LoopResult:
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         schemas = [t.schema() for t in self.tools.values()]
-        ends_at = None if self.deadline_s is None else time.monotonic() + self.deadline_s
+        ends_at = None if self.deadline_s is None else self.clock() + self.deadline_s
         last_text = ""  # what a capped or timed-out loop hands back
         for turn in range(self.cap) if self.cap is not None else itertools.count():
-            if ends_at is not None and time.monotonic() >= ends_at:
+            if ends_at is not None and self.clock() >= ends_at:
                 return LoopResult(last_text, turn, "timeout", messages)
             self.turn, started = turn, utcnow()
             try:

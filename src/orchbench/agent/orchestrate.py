@@ -74,8 +74,9 @@ class DelegateTool:
             report.banner = f"== executor {self.executor.model} @ {host} =="
             report.listing = ls_la(self.root)
         if report.outcome != "done":  # what the hand-back may not show: the executor's real outcome
+            why = f": {report.final_text[:300]}" if report.outcome == "overflow" else ""
             self.recorder.note(f"delegation at orchestrator turn {turn}: executor {report.outcome} after "
-                               f"{report.turns} turns, {report.wall_s:.1f} s")
+                               f"{report.turns} turns, {report.wall_s:.1f} s{why}")
         self.reports.append(report)
         return ToolOutput(render(report, self.policy))
 

@@ -234,7 +234,7 @@ def transcript_text(messages: list[dict[str, Any]], final: str) -> str:
             elif b.get("type") == "tool_use":
                 args = b.get("input") or {}
                 if b["name"] == "bash":
-                    out.append(f"$ {args.get('command', '')}")
+                    out.append(f"$ {args.get('command', args.get('cmd', ''))}")
                 else:
                     out.append(f"> {b['name']} {json.dumps(args)[:300]}")
             elif b.get("type") == "tool_result":

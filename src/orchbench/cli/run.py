@@ -91,8 +91,12 @@ def _dry_run(arm: Any, task: Any, unsafe_no_sandbox: bool) -> None:
         var = key_env(cfg)
         state = "not needed" if var is None else (f"{var} set" if os.environ.get(var) else f"{var} MISSING")
         console.print(f"{role}: {cfg.provider} {cfg.model}  key: {state}", highlight=False)
-    console.print(f"outer-turn cap on {task.name}: {arm.cap_for(task)}"
-                  + (f"; executor cap {arm.executor_cap_for(task)}" if arm.orchestrated else ""), highlight=False)
+    executor = ""
+    if arm.orchestrated:
+        cap = arm.executor_cap_for(task)
+        executor = "; executor " + ("no turn cap" if cap is None else f"cap {cap}") + (
+            f", {arm.executor_deadline_s:g} s per delegation" if arm.executor_deadline_s else "")
+    console.print(f"outer-turn cap on {task.name}: {arm.cap_for(task)}{executor}", highlight=False)
     with workspace(task) as ws:
         console.rule(f"task {task.name}: set-up state")
         console.print(f"workspace {ws.root} (removed after this dry run)", highlight=False)

@@ -71,7 +71,10 @@ class OllamaModel:
         self._ids = itertools.count()
 
     def describe(self) -> str:
-        version = httpx.get(f"{self.host}/api/version", timeout=30).json().get("version", "?")
+        try:  # a proxy in front of Ollama may not pass /api/version: then the version is unknown
+            version = str(httpx.get(f"{self.host}/api/version", timeout=30).json().get("version", "?"))
+        except (httpx.HTTPError, ValueError, AttributeError):
+            version = "?"
         listed = {m.model: m.digest for m in self.client.list().models}
         digest = listed.get(self.model) or listed.get(f"{self.model}:latest") or "?"
         info = self.client.show(self.model).modelinfo or {}
