@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
-Role = Literal["orchestrator", "executor"]
+# "unknown": a call a recording proxy saw from a model the arm does not name (never guessed).
+Role = Literal["orchestrator", "executor", "unknown"]
 ROLES: tuple[Role, ...] = ("orchestrator", "executor")
 
 # success / failure / blocked are the agent's outcomes; infra_error is ours (never counted as a trial);
