@@ -9,6 +9,8 @@ from orchbench.models.base import ModelResponse
 from orchbench.records import Call, Role, Usage
 
 DELEGATE = "delegate_to_executor"
+# Tools whose result is a hand-back from an executor: ours, and Claude Code's (`Agent`, formerly `Task`).
+DELEGATING_TOOLS = (DELEGATE, "Agent", "Task")
 
 
 class Pricer(Protocol):

@@ -117,6 +117,7 @@ def show(
     full: Annotated[bool, typer.Option("--full", help="Print hand-backs in full.")] = False,
 ) -> None:
     """A trial call by call: token split, cost, what each delegation handed back, running total."""
+    from orchbench.agent.recorder import DELEGATING_TOOLS
     from orchbench.store import Store
 
     if not Path(db).exists():
@@ -151,7 +152,7 @@ def show(
                       f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", ",".join(c.tool_names),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")
         if c.handback_chars is not None:
-            ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") == "delegate_to_executor"}
+            ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") in DELEGATING_TOOLS}
             for r in c.tool_results:
                 if r.get("tool_use_id") in ids:
                     text = str(r.get("content", ""))

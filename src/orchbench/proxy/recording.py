@@ -14,12 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchbench.agent.recorder import Pricer, Recorder
+from orchbench.agent.recorder import DELEGATING_TOOLS, Pricer, Recorder
 from orchbench.models.base import ModelResponse
 from orchbench.proxy.wire import Reading, Request
 from orchbench.records import Call, Role, Usage
-
-DELEGATING_TOOLS = ("Agent", "Task", "delegate_to_executor")
 
 
 class ResultSink(Protocol):
