@@ -98,6 +98,9 @@ class _Streaming:
 
 def _handler(owner: _Streaming, base: type[BaseHTTPRequestHandler]) -> type[BaseHTTPRequestHandler]:
     class Handler(base):  # type: ignore[valid-type,misc]
+        # Streaming servers send each event at once (TCP_NODELAY), as real providers and Ollama do.
+        disable_nagle_algorithm = True
+
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             opts = payload.pop("_stream", None) if isinstance(payload, dict) else None
             if opts is None:
