@@ -21,7 +21,7 @@ from orchbench.runner.trial import run_trial
 from orchbench.sandbox import sandbox_available
 from orchbench.store import Store
 from orchbench.tasks.spec import load_task
-from tests.fakes.claude_code import ClaudeCodePolicy, MiniPolicy
+from tests.fakes.claude_code import ClaudeCodePolicy, MiniPolicy, aider_policy, claude_code_steps
 from tests.fakes.streaming import StreamingAnthropic, StreamingOpenAI
 
 TINY = Path(__file__).parent / "fakes" / "tinytask" / "tiny.toml"
@@ -88,11 +88,13 @@ def test_claude_code_with_haiku_sub_agents_is_recorded_call_by_call(tmp_path: Pa
 
 def test_claude_code_alone_keeps_every_call_on_the_orchestrator(tmp_path: Path) -> None:
     _agent("claude-code")
-    with StreamingAnthropic(policy=ClaudeCodePolicy([FIX, TEST]), min_cacheable=1024) as server:
+    policy = ClaudeCodePolicy(steps=claude_code_steps(load_task(TINY).reference))  # Read, Edit, Bash
+    with StreamingAnthropic(policy=policy, min_cacheable=1024) as server:
         trial, calls = _run("claude-code", server.root_url, tmp_path / "r.db")
     assert trial.status == "success", (trial.error, trial.failure_reason)  # type: ignore[attr-defined]
     assert [c.usage for c in calls] == server.billed
     assert {(c.model, c.role) for c in calls} == {(OPUS, "orchestrator")}
+    assert [n for c in calls for n in c.tool_names] == ["Agent", "Read", "Read", "Edit", "Bash"]
 
 
 def test_mini_swe_agent_through_the_anthropic_api(tmp_path: Path) -> None:
@@ -120,3 +122,13 @@ def test_mini_swe_agent_through_an_openai_compatible_server(tmp_path: Path) -> N
     assert trial.status == "success", (trial.error, trial.failure_reason)  # type: ignore[attr-defined]
     assert [c.usage for c in calls] == server.billed and server.billed[1].cache_read > 0
     assert all(c.model == "gpt-5-mini" and c.role == "orchestrator" for c in calls)
+
+
+def test_aider_architect_runs_offline_against_the_proxy(tmp_path: Path) -> None:
+    _agent("aider")
+    with StreamingAnthropic(policy=aider_policy, min_cacheable=1024) as server:
+        trial, calls = _run("aider-architect", server.root_url, tmp_path / "r.db")
+    assert trial.status == "success", (trial.error, trial.failure_reason)  # type: ignore[attr-defined]
+    assert [c.usage for c in calls] == server.billed
+    assert [(c.role, c.model) for c in calls] == [("orchestrator", OPUS), ("executor", HAIKU)]
+    assert calls[1].parent_turn == 0  # the editor serves the architect's turn

@@ -3,7 +3,7 @@
 The role comes from the arm's model -> role map, exactly: a model it does not name is stored with
 the role "unknown" (never guessed). Delegation is read off the wire as far as it tells: executor
 calls made after an orchestrator reply that used a delegating tool (Claude Code's `Agent`) are
-nested under that orchestrator turn, and when the orchestrator's next request carries that tool's
+nested under that orchestrator turn (with no such tool, under the latest orchestrator turn), and when the orchestrator's next request carries that tool's
 result, the hand-back is attached to the delegating call (like the built-in loop's records).
 """
 
@@ -93,6 +93,7 @@ class WireRecorder:
         self.delegating = frozenset(delegating_tools)
         self._by_tool_use: dict[str, tuple[int, int]] = {}  # tool_use id -> (index in calls, store id)
         self._delegating_turn: int | None = None
+        self._tool_delegation = False
 
     @property
     def calls(self) -> list[Call]:
@@ -116,8 +117,13 @@ class WireRecorder:
         for block in call.content:
             if block.get("type") == "tool_use" and block.get("id"):
                 self._by_tool_use[block["id"]] = (len(self.calls) - 1, self._ids.last_id)
-        if role == "orchestrator" and any(n in self.delegating for n in call.tool_names):
-            self._delegating_turn = call.turn
+        if role == "orchestrator":
+            delegated = any(n in self.delegating for n in call.tool_names)
+            self._tool_delegation |= delegated
+            # Without a delegating tool on the wire (aider's architect hands its plan over as text),
+            # executor calls serve the latest orchestrator turn.
+            if delegated or not self._tool_delegation:
+                self._delegating_turn = call.turn
         return call
 
     def close(self) -> None:
