@@ -147,7 +147,8 @@ def show(
     for c in sorted(calls, key=lambda c: (c.started_at, c.role != "orchestrator")):
         running += c.cost_usd
         u = c.usage
-        label = f"orch {c.turn}" if c.role == "orchestrator" else f" └ exec {c.turn} (of {c.parent_turn})"
+        label = (f"orch {c.turn}" if c.role == "orchestrator" else f"unknown {c.turn}" if c.role == "unknown"
+                 else f" └ exec {c.turn} (of {c.parent_turn})")
         table.add_row(label, c.model, f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
                       f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", ",".join(c.tool_names),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")
