@@ -24,6 +24,7 @@ from orchbench.store import Store
 from orchbench.tasks.spec import load_task
 from tests.fakes._http import Fault, Reply, View
 from tests.fakes.streaming import StreamingAnthropic
+from tests.helpers import run_cli
 
 FAKES = Path(__file__).parent / "fakes"
 TINY = FAKES / "tinytask" / "tiny.toml"
@@ -157,3 +158,21 @@ def test_a_batch_of_external_trials_runs_in_parallel_and_resumes(tmp_path: Path)
     assert sorted((t.attempt, t.status) for t in trials) == [(0, "success"), (1, "success"), (2, "success")]
     assert len(server.billed) == 3 and all(len(c) == 1 for c in calls.values())
     assert sorted(c[0].usage.total for c in calls.values()) == sorted(u.total for u in server.billed)
+
+
+def test_dry_run_shows_what_the_external_agent_would_run(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["run", "--arm", "claude-code-haiku", "--task", str(TINY), "--dry-run"], capsys)
+    assert code == 0
+    assert "CLAUDE_CODE_SUBAGENT_MODEL=claude-haiku-4-5-20251001" in out and HOST_KEY not in out
+    assert "claude-haiku-4-5-20251001 -> executor" in out and "nothing was started" in out
+
+
+def test_agents_list_and_install_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHBENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_cli(["agents", "list"], capsys)
+    assert code == 0 and "claude-code" in out and "2.1.197" in out and "claude-code-haiku" in out
+    code, out, err = run_cli(["agents", "install", "mini-swe-agent", "nope"], capsys)
+    assert code == 2 and "unknown agent 'nope'" in err and "Traceback" not in err
+    assert not (tmp_path / "agents" / "mini-swe-agent").exists()  # nothing installed before the check

@@ -72,6 +72,26 @@ def run_external(task: Any, arm: ExternalArm, *, store: Any = None, experiment: 
     return conduct(trial, recorder, store, attempt_fn)
 
 
+def describe(arm: ExternalArm, task: Any) -> str:
+    """What a trial would run (for `orchbench run --dry-run`): command, environment, roles, upstream."""
+    from orchbench.agent.install import installed
+
+    agent = installed(arm.agent) if arm.agent else None
+    values = arm.substitutions(prompt="<the task's prompt>", workspace=Path("<workspace>"),
+                               base_url=f"http://127.0.0.1:{RELAY_PORT}", outdir=Path("<outdir>"), task=task)
+    upstreams, keys = _upstreams(arm, os.environ)
+    lines = [f"arm {arm.name} (external): {arm.description}",
+             f"agent: {agent.label if agent else (arm.agent or arm.command[0]) + ' (not installed)'}",
+             "command: " + " ".join(substitute(a, values) for a in arm.command),
+             *(f"env {k}={substitute(v, values)}" for k, v in arm.env.items()),
+             "roles: " + ", ".join(f"{m} -> {r}" for m, r in arm.role_map().items()) + "; any other model -> unknown",
+             f"proxy forwards {arm.api} calls to {upstreams[arm.api]} with the key from "
+             + (f"{key_env(arm.orchestrator)}" if keys[arm.api] else f"{key_env(arm.orchestrator)} (NOT SET)"),
+             f"task {task.name}: max turns {arm.cap_for(task)}, timeout {arm.timeout_s} s",
+             "dry run: nothing was started"]
+    return "\n".join(lines)
+
+
 def _upstreams(arm: ExternalArm, env: Mapping[str, str]) -> tuple[dict[Any, str], dict[Any, str | None]]:
     cfg = arm.orchestrator
     var = key_env(cfg)

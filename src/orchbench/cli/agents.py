@@ -35,10 +35,13 @@ def list_cmd() -> None:
 
 @agents_app.command("install")
 def install_cmd(
-    name: Annotated[str, typer.Argument(help="An agent of `orchbench agents list`.")],
+    names: Annotated[list[str], typer.Argument(help="Agents of `orchbench agents list`.")],
 ) -> None:
-    """Install an agent at its pinned version into orchbench's cache (npm, or uv into its own venv)."""
-    from orchbench.agent.install import install
+    """Install agents at their pinned versions into orchbench's cache (npm, or uv into a venv of their own)."""
+    from orchbench.agent.install import install, recipe
 
-    got = install(name, log=lambda line: console.print(line, highlight=False, markup=False))
-    console.print(f"{got.label} installed: {got.bin_dir}", highlight=False)
+    for name in names:
+        recipe(name)  # every name checked before anything is installed
+    for name in names:
+        got = install(name, log=lambda line: console.print(line, highlight=False, markup=False))
+        console.print(f"{got.label} installed: {got.bin_dir}", highlight=False)

@@ -68,6 +68,11 @@ def run(
 
 
 def _dry_run(arm: Any, task: Any, unsafe_no_sandbox: bool) -> None:
+    if getattr(arm, "kind", None) == "external":
+        from orchbench.agent.external import describe
+
+        console.print(describe(arm, task), markup=False, highlight=False)
+        return
     from orchbench.agent.recorder import Recorder
     from orchbench.models.factory import key_env
     from orchbench.runner.trial import build_agent, build_tools
