@@ -41,5 +41,8 @@ def test_claude_code_haiku_solves_typer_t3_and_show_nests_the_sub_agent(
     assert {c.role for c in calls if "haiku" in c.model} == {"executor"}
     code, out, err = run_cli(["show", trial_id, "--db", str(db)], capsys)
     assert code == 0, err
-    assert re.search(r"orch 0 .*Agent", out) and "└ exec 0 (of 0)" in out
+    rows = [line for line in out.splitlines() if line.startswith(("orch ", " └ exec "))]
+    # The sub-agent's calls sit between the delegating call and the main agent's next one.
+    assert rows[0].startswith("orch 0") and rows[-1].startswith("orch 1")
+    assert len(rows) == len(calls) and all(r.startswith(" └ exec ") for r in rows[1:-1])
     assert "handed back at orchestrator turn 0" in out and "Added typer/_version_banner.py" in out
