@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
@@ -167,3 +168,14 @@ def test_the_unix_socket_listener_serves_the_same_api(tmp_path: Path) -> None:
 ])
 def test_upstream_urls_never_double_v1(base: str, path: str, want: str) -> None:
     assert upstream_url(base, path) == want
+
+
+def test_an_unreachable_upstream_is_a_502_and_a_stored_failed_call() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    rec = WireRecorder("t", ROLES)
+    with RecordingProxy({"anthropic": dead}, rec) as proxy, pytest.raises(anthropic.APIStatusError) as e:
+        _ask(_client(proxy), OPUS, [{"role": "user", "content": "x"}])
+    assert e.value.status_code == 502 and "upstream" in str(e.value)
+    assert rec.calls[0].error and rec.calls[0].error.startswith("HTTP 502") and rec.calls[0].role == "orchestrator"

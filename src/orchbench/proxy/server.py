@@ -156,6 +156,7 @@ class RecordingProxy:
                 log.exception("orchbench proxy: could not record a call")
 
         reading: Reading | None = None
+        resp: web.StreamResponse | None = None
         try:
             async with self._session.request(request.method, upstream_url(base, request.path_qs), data=raw,
                                              headers=self._headers(request.headers, api)) as up:
@@ -172,8 +173,17 @@ class RecordingProxy:
                     await resp.write(chunk)
                 record(up.status)
                 await resp.write_eof()
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ConnectionResetError) as exc:
             msg = f"orchbench proxy: upstream {base} failed: {type(exc).__name__}: {exc}"
+            if api is not None and body is not None and reading is None:
+                reading = Reading(api, streamed=False)
+                reading.feed(msg.encode())
+                record(502)  # the agent's call failed outside its control: stored, with the reason
+            elif reading is not None:
+                reading.error = f"interrupted mid-reply: {type(exc).__name__}: {exc}"
+                record(200)  # what had arrived (e.g. message_start's usage) is kept
+            if resp is not None and resp.prepared:
+                return resp
             return web.json_response({"type": "error", "error": {"type": "api_error", "message": msg}}, status=502)
         return resp
 
