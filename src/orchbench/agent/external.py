@@ -13,17 +13,19 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchbench.agent.install import Installed, require
-from orchbench.agent.loop import LoopResult, is_blocked
+from orchbench.agent.loop import LoopResult, Outcome, is_blocked
 from orchbench.external_arm import ExternalArm, substitute
+from orchbench.models.base import InfraError
 from orchbench.models.factory import key_env
 from orchbench.proxy import RecordingProxy, StoreSink, WireRecorder
-from orchbench.records import Trial
+from orchbench.records import Trial, utcnow
 from orchbench.sandbox import Limits, SandboxResult, run_sandboxed
 
 RELAY = Path(__file__).resolve().parent.parent / "proxy" / "relay.py"
@@ -51,25 +53,45 @@ def agent_report(trial: Trial) -> dict[str, Any] | None:
     return None
 
 
-def run_external(task: Any, arm: ExternalArm, *, store: Any = None, experiment: str = "adhoc",
+def run_external(task: Any, arm: Any, *, store: Any = None, experiment: str = "adhoc",
                  attempt: int = 0, trial_id: str | None = None, unsafe_no_sandbox: bool = False,
                  rate_card: Any = None, env: Mapping[str, str] | None = None) -> Trial:
-    from orchbench.runner.trial import check_ready, conduct, new_trial
+    """Like `runner.trial.run_trial` for an ExternalArm: stored as running, then its outcome (infra
+    failures and interrupts included), usage and cost re-derived from the stored calls."""
+    from orchbench.runner.trial import UNSAFE_NOTE, check_ready, new_trial_id
 
+    assert isinstance(arm, ExternalArm)
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env)
     agent = require(arm.agent) if arm.agent else None
-    trial = new_trial(task, arm, experiment=experiment, attempt=attempt, trial_id=trial_id,
-                      unsafe_no_sandbox=unsafe_no_sandbox,
-                      notes=[f"agent {agent.label}" if agent else f"agent command {arm.command[0]}"])
-    sink = StoreSink(store.path) if store is not None else None
-    recorder = WireRecorder(trial.id, arm.role_map(), sink=sink, pricer=card, delegating_tools=arm.delegating_tools)
-    notes: list[str] = list(trial.notes)
-
-    def attempt_fn() -> dict[str, Any]:
+    notes = [f"agent {agent.label}" if agent else f"agent command {arm.command[0]}",
+             *([UNSAFE_NOTE] if unsafe_no_sandbox else [])]
+    trial = Trial(id=trial_id or new_trial_id(arm.name, task.name), experiment=experiment, arm=arm.name,
+                  task=task.name, attempt=attempt, status="running", started_at=utcnow(),
+                  models={role: cfg.model for role, cfg in arm.models()},  # type: ignore[misc]
+                  notes=notes)
+    if store is not None:
+        store.start_trial(trial)
+    recorder = WireRecorder(trial.id, arm.role_map(), sink=StoreSink(store.path) if store is not None else None,
+                            pricer=card, delegating_tools=arm.delegating_tools)
+    t0 = time.perf_counter()
+    try:
         update = _attempt(task, arm, agent, recorder, unsafe_no_sandbox, os.environ if env is None else env, notes)
-        return {**update, "notes": notes}
+    except InfraError as exc:
+        update = {"status": "infra_error", "error": str(exc)}
+    except BaseException as exc:  # a bug or an interrupt: record what happened, then let it surface
+        kind = "interrupted" if isinstance(exc, KeyboardInterrupt) else "infra_error"
+        _finish(trial, {"status": kind, "error": f"{type(exc).__name__}: {exc}"}, recorder, store, t0, notes)
+        raise
+    return _finish(trial, update, recorder, store, t0, notes)
 
-    return conduct(trial, recorder, store, attempt_fn)
+
+def _finish(trial: Trial, update: dict[str, Any], recorder: WireRecorder, store: Any, t0: float,
+            notes: list[str]) -> Trial:
+    notes = [*notes, *update.pop("add_notes", [])]  # flags the judged outcome may carry (BLOCKED)
+    done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
+                                    "iterations": sum(1 for c in recorder.calls if c.role == "orchestrator"),
+                                    "notes": notes}).with_calls(recorder.calls)
+    return store.finish_trial(done) if store is not None else done
 
 
 def describe(arm: ExternalArm, task: Any) -> str:
@@ -101,7 +123,7 @@ def _upstreams(arm: ExternalArm, env: Mapping[str, str]) -> tuple[dict[Any, str]
 def _attempt(task: Any, arm: ExternalArm, agent: Installed | None, recorder: WireRecorder, unsafe: bool,
              env: Mapping[str, str], notes: list[str]) -> dict[str, Any]:
     from orchbench.judge.run import run_judge
-    from orchbench.runner.trial import judged
+    from orchbench.runner.trial import _judged
     from orchbench.tasks.workspace import workspace
 
     upstreams, keys = _upstreams(arm, env)
@@ -116,11 +138,9 @@ def _attempt(task: Any, arm: ExternalArm, agent: Installed | None, recorder: Wir
         failed = _infra_failure(run, recorder)
         if failed:
             return {"status": "infra_error", "error": failed}
-        if is_blocked(run.answer):
-            return {"status": "blocked", "failure_reason": run.answer[:500]}
-        verdict = run_judge(ws, unsafe_no_sandbox=unsafe)
-    result = LoopResult(run.answer, len(recorder.calls), "cap" if run.stopped_by_cap else "done")
-    update = judged(result, verdict, arm.cap_for(task))
+        verdict = run_judge(ws, unsafe_no_sandbox=unsafe)  # a BLOCKED answer is judged too, as for every arm
+    outcome: Outcome = "blocked" if is_blocked(run.answer) else "cap" if run.stopped_by_cap else "done"
+    update = _judged(LoopResult(run.answer, len(recorder.calls), outcome), verdict, arm.cap_for(task))
     if run.result.timed_out and update["status"] != "success":
         update["failure_reason"] = f"agent timed out after {arm.timeout_s} s; " + (update["failure_reason"] or "")
     return update
@@ -140,7 +160,9 @@ def _run_agent(task: Any, arm: ExternalArm, agent: Installed | None, ws: Any, ba
     argv = [substitute(a, values) for a in arm.command]
     if not unsafe:
         argv = [sys.executable, str(RELAY), str(sock), str(RELAY_PORT), "--", *argv]
-    readonly, writable = tool.binds()
+    # What the bash tool binds for its commands: the task's venv, `judge` and its snapshot, the workspace.
+    readonly = [Path(p) for p in (getattr(ws, "venv", None), tool._bin, tool._originals) if p is not None]
+    writable = [Path(ws.root)] + ([tool._bin / "cache"] if tool._bin is not None else [])
     # The agent's install and the interpreter the relay (and a Python agent's venv) run on.
     readonly += [*([agent.root] if agent else []), sock.parent, Path(sys.base_prefix), Path(sys.prefix)]
     limits = Limits(cpu_s=arm.timeout_s, memory_mb=arm.memory_mb, output_bytes=4_000_000)

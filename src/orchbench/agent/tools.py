@@ -308,13 +308,6 @@ class BashTool:
             env["ORCHBENCH_CACHE"] = str(bindir / "cache")
         return env
 
-    def binds(self) -> tuple[list[Path], list[Path]]:
-        """(read-only, writable) paths a command needs: the task's venv, `judge`, the workspace."""
-        extra = (getattr(self.ws, "venv", None), self._bin, self._originals)
-        readonly = [Path(p) for p in extra if p is not None]
-        writable = [self.root] + ([self._bin / "cache"] if self._bin is not None else [])
-        return readonly, writable
-
     def _timeout_for(self, command: str) -> float:
         """`judge` may take as long as the task's judge does (typer's suite alone is ~140 s)."""
         words, ws = command.split(), self.ws
@@ -327,7 +320,9 @@ class BashTool:
         if not isinstance(command, str) or not command.strip():
             return ToolOutput("Error: missing 'command'", is_error=True)
         env = self.env()
-        readonly, writable = self.binds()
+        extra = (getattr(self.ws, "venv", None), self._bin, self._originals)
+        readonly = [Path(p) for p in extra if p is not None]
+        writable = [self.root] + ([self._bin / "cache"] if self._bin is not None else [])
         timeout_s = self._timeout_for(command)
         r = run_sandboxed(
             command,

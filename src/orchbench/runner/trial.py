@@ -89,37 +89,24 @@ def run_trial(task: Any, arm: Arm, *, store: Any = None, experiment: str = "adho
               retry: RetryPolicy | None = None) -> Trial:
     if getattr(arm, "kind", None) == "external":  # an agent of its own, recorded by a proxy
         from orchbench.agent.external import run_external
-        from orchbench.external_arm import ExternalArm
 
-        assert isinstance(arm, ExternalArm)
         return run_external(task, arm, store=store, experiment=experiment, attempt=attempt, trial_id=trial_id,
                             unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env)
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env,
                        check_key=model_factory is None)
     factory = model_factory or default_factory(arm, task, env=env, retry=retry)
     models = {role: factory(cfg, role) for role, cfg in arm.models()}
-    trial = new_trial(task, arm, experiment=experiment, attempt=attempt, trial_id=trial_id,
-                      unsafe_no_sandbox=unsafe_no_sandbox)
-    recorder = Recorder(trial.id, store=store, pricer=card)
-    return conduct(trial, recorder, store, lambda: _attempt(task, arm, models, recorder, unsafe_no_sandbox))
-
-
-def new_trial(task: Any, arm: Arm, *, experiment: str, attempt: int, trial_id: str | None,
-              unsafe_no_sandbox: bool, notes: list[str] | None = None) -> Trial:
-    return Trial(id=trial_id or new_trial_id(arm.name, task.name), experiment=experiment, arm=arm.name,
-                 task=task.name, attempt=attempt, status="running", started_at=utcnow(),
-                 models={role: cfg.model for role, cfg in arm.models()},  # type: ignore[misc]
-                 notes=[*(notes or []), *([UNSAFE_NOTE] if unsafe_no_sandbox else [])])
-
-
-def conduct(trial: Trial, recorder: Any, store: Any, attempt: Callable[[], dict[str, Any]]) -> Trial:
-    """Store the trial as running, run `attempt`, store the outcome: infra failures and interrupts too."""
+    trial = Trial(id=trial_id or new_trial_id(arm.name, task.name), experiment=experiment, arm=arm.name,
+                  task=task.name, attempt=attempt, status="running", started_at=utcnow(),
+                  models={role: cfg.model for role, cfg in arm.models()},  # type: ignore[misc]
+                  notes=[UNSAFE_NOTE] if unsafe_no_sandbox else [])
     if store is not None:
         store.start_trial(trial)
+    recorder = Recorder(trial.id, store=store, pricer=card)
     t0 = time.perf_counter()
     update: dict[str, Any] = {}
     try:
-        update = attempt()
+        update = _attempt(task, arm, models, recorder, unsafe_no_sandbox)
     except InfraError as exc:
         update = {"status": "infra_error", "error": str(exc)}
     except BaseException as exc:  # a bug or an interrupt: record what happened, then let it surface
@@ -143,10 +130,10 @@ def _attempt(task: Any, arm: Arm, models: dict[str, ModelAPI], recorder: Recorde
         if result.outcome == "blocked":
             return {"status": "blocked", "failure_reason": result.final_text[:500]}
         verdict = run_judge(ws, unsafe_no_sandbox=unsafe_no_sandbox)
-    return judged(result, verdict, arm.cap_for(task))
+    return _judged(result, verdict, arm.cap_for(task))
 
 
-def judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
+def _judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
     reasons = list(verdict.failure_reasons)
     if result.outcome == "cap":
         reasons.insert(0, f"turn cap {cap} reached")
@@ -160,7 +147,7 @@ def judged(result: LoopResult, verdict: Verdict, cap: int) -> dict[str, Any]:
     }
 
 
-def _finish(trial: Trial, update: dict[str, Any], recorder: Any, store: Any, t0: float) -> Trial:
+def _finish(trial: Trial, update: dict[str, Any], recorder: Recorder, store: Any, t0: float) -> Trial:
     iterations = sum(1 for c in recorder.calls if c.role == "orchestrator")
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
                                     "iterations": iterations}).with_calls(recorder.calls)
