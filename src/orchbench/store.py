@@ -248,11 +248,11 @@ class Store:
             cur = db.execute(_INSERT_CALL, _call_row(call))
         return int(cur.lastrowid or 0)
 
-    def set_call_results(self, call_id: int, tool_results: list[dict[str, Any]], handback_chars: int | None) -> None:
-        """Attach the harness's answers to a stored call (a recording proxy sees them one call later)."""
+    def update_call(self, call_id: int, call: Call) -> None:
+        """Add what the harness answered to a call stored on arrival (tool results, hand-back, error)."""
         with self._write() as db:
-            db.execute("UPDATE calls SET tool_results = ?, handback_chars = ? WHERE id = ?",
-                       (_dumps(tool_results), handback_chars, call_id))
+            db.execute("UPDATE calls SET tool_results = ?, handback_chars = ?, error = ? WHERE id = ?",
+                       (_dumps(call.tool_results), call.handback_chars, call.error, call_id))
 
     def finish_trial(self, trial: Trial) -> Trial:
         """Store the trial's final state with usage and cost re-derived from its stored calls."""

@@ -94,7 +94,7 @@ def _finish(trial: Trial, update: dict[str, Any], recorder: WireRecorder, store:
     return store.finish_trial(done) if store is not None else done
 
 
-def describe(arm: ExternalArm, task: Any) -> str:
+def describe(arm: Any, task: Any) -> str:
     """What a trial would run (for `orchbench run --dry-run`): command, environment, roles, upstream."""
     from orchbench.agent.install import installed
 

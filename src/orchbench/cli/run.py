@@ -37,6 +37,11 @@ def run(
     if base_url:
         the_arm = the_arm.with_base_url(base_url)
     the_task = load_task(task)
+    if dry_run and getattr(the_arm, "kind", None) == "external":  # the agent's command, env, roles
+        from orchbench.agent.external import describe
+
+        console.print(describe(the_arm, the_task), markup=False, highlight=False)
+        return
     if dry_run:
         _dry_run(the_arm, the_task, unsafe_no_sandbox)
         return
@@ -68,11 +73,6 @@ def run(
 
 
 def _dry_run(arm: Any, task: Any, unsafe_no_sandbox: bool) -> None:
-    if getattr(arm, "kind", None) == "external":
-        from orchbench.agent.external import describe
-
-        console.print(describe(arm, task), markup=False, highlight=False)
-        return
     from orchbench.agent.recorder import Recorder
     from orchbench.models.factory import key_env
     from orchbench.runner.trial import build_agent, build_tools
@@ -152,8 +152,7 @@ def show(
     for c in sorted(calls, key=lambda c: (c.started_at, c.role != "orchestrator")):
         running += c.cost_usd
         u = c.usage
-        label = (f"orch {c.turn}" if c.role == "orchestrator" else f"unknown {c.turn}" if c.role == "unknown"
-                 else f" └ exec {c.turn} (of {c.parent_turn})")
+        label = f"orch {c.turn}" if c.role == "orchestrator" else f" └ exec {c.turn} (of {c.parent_turn})"
         table.add_row(label, c.model, f"{u.input:,}", f"{u.cache_write:,}", f"{u.cache_read:,}",
                       f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", ",".join(c.tool_names),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")

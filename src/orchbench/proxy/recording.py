@@ -23,8 +23,7 @@ from orchbench.records import Call, Role, Usage
 class ResultSink(Protocol):
     def add_call(self, call: Call) -> int: ...
 
-    def set_call_results(self, call_id: int, tool_results: list[dict[str, Any]],
-                         handback_chars: int | None) -> None: ...
+    def update_call(self, call_id: int, call: Call) -> None: ...
 
 
 class StoreSink:
@@ -44,9 +43,8 @@ class StoreSink:
     def add_call(self, call: Call) -> int:
         return int(self._db().add_call(call))
 
-    def set_call_results(self, call_id: int, tool_results: list[dict[str, Any]],
-                         handback_chars: int | None) -> None:
-        self._db().set_call_results(call_id, tool_results, handback_chars)
+    def update_call(self, call_id: int, call: Call) -> None:
+        self._db().update_call(call_id, call)
 
     def close(self) -> None:
         if self._store is not None:
@@ -146,4 +144,4 @@ class WireRecorder:
             call.tool_results = merged
             call.handback_chars = sum(len(r["content"]) for r in back) if back else None
             if self.sink is not None and store_id:
-                self.sink.set_call_results(store_id, merged, call.handback_chars)
+                self.sink.update_call(store_id, call)
