@@ -42,6 +42,7 @@ def fake_arm(tmp_path: Path, name: str = "fake", extra_args: str = "") -> Path:
     path.write_text(
         f'kind = "external"\nname = "{name}"\n'
         f'command = ["{sys.executable}", "{FAKES / "fake_agent.py"}", "{{orchestrator}}"{extra_args}]\n'
+        f'binds = ["{FAKES}"]\n'
         'orchestrator = { provider = "anthropic", model = "claude-opus-4-7" }\n'
         '[env]\nANTHROPIC_BASE_URL = "{base_url}"\nANTHROPIC_API_KEY = "{api_key}"\n')
     return path

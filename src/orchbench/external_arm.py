@@ -32,6 +32,8 @@ class ExternalArm(Arm):
     # trial); None: the command is found on PATH as it is (no version recorded).
     agent: str | None = None
     command: list[str]
+    # More paths the agent must see (read-only) in the sandbox, e.g. its own scripts or settings.
+    binds: list[Path] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     api: Literal["anthropic", "openai"] = "anthropic"
     # model -> role, beyond the orchestrator and executor models (e.g. a helper model of the agent).

@@ -164,7 +164,7 @@ def _run_agent(task: Any, arm: ExternalArm, agent: Installed | None, ws: Any, ba
     readonly = [Path(p) for p in (getattr(ws, "venv", None), tool._bin, tool._originals) if p is not None]
     writable = [Path(ws.root)] + ([tool._bin / "cache"] if tool._bin is not None else [])
     # The agent's install and the interpreter the relay (and a Python agent's venv) run on.
-    readonly += [*([agent.root] if agent else []), sock.parent, Path(sys.base_prefix), Path(sys.prefix)]
+    readonly += [*([agent.root] if agent else []), *arm.binds, sock.parent, Path(sys.base_prefix), Path(sys.prefix)]
     limits = Limits(cpu_s=arm.timeout_s, memory_mb=arm.memory_mb, output_bytes=4_000_000)
     result = run_sandboxed(argv, cwd=Path(ws.root), writable=[*writable, outdir], readonly=readonly, env=env,
                            timeout_s=arm.timeout_s, limits=limits, unsafe_no_sandbox=unsafe)
