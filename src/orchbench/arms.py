@@ -162,10 +162,17 @@ def load_arm(name_or_path: str | Path) -> Arm:
     text = str(name_or_path)
     if text in PRESETS:
         return _preset(text)
+    from orchbench import external_arm  # external agents (kind = "external"): their own module
+
+    if text in external_arm.preset_names():
+        return external_arm.load_preset(text)
     path = Path(text)
     if not path.is_file():
-        raise UserError(f"unknown arm {text!r}: give one of {', '.join(PRESETS)} or the path of an arm TOML file")
+        raise UserError(f"unknown arm {text!r}: give one of {', '.join([*PRESETS, *external_arm.preset_names()])} "
+                        "or the path of an arm TOML file")
     data = read_toml(path, "arm file")
+    if data.get("kind") == "external":
+        return external_arm.load_external(data, str(path))
     base = data.pop("base", None)
     if base is not None:
         if base not in PRESETS:

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
 # A solo agent's calls are "solo"; an orchestrated arm's are "orchestrator" and "executor".
-Role = Literal["solo", "orchestrator", "executor"]
+# "unknown": a call a recording proxy saw from a model the arm does not name (never guessed).
+Role = Literal["solo", "orchestrator", "executor", "unknown"]
 ROLES: tuple[Role, ...] = ("solo", "orchestrator", "executor")
 LEAD_ROLES: tuple[Role, ...] = ("solo", "orchestrator")  # the role that drives the trial (its turns)
 

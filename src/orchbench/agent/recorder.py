@@ -10,6 +10,8 @@ from orchbench.pricing import price_call
 from orchbench.records import Call, Role, Usage
 
 DELEGATE = "delegate_to_executor"
+# Tools whose result is a hand-back from an executor: ours, and Claude Code's (`Agent`, formerly `Task`).
+DELEGATING_TOOLS = (DELEGATE, "Agent", "Task")
 
 
 class Pricer(Protocol):

@@ -50,6 +50,11 @@ def run(
     if base_url:
         the_arm = the_arm.with_base_url(base_url)
     the_task = load_task(task)
+    if dry_run and getattr(the_arm, "kind", None) == "external":  # the agent's command, env, roles
+        from orchbench.agent.external import describe
+
+        console.print(describe(the_arm, the_task), markup=False, highlight=False)
+        return
     if dry_run:
         _dry_run(the_arm, the_task, unsafe_no_sandbox)
         return
@@ -130,7 +135,7 @@ def show(
     full: Annotated[bool, typer.Option("--full", help="Print hand-backs in full.")] = False,
 ) -> None:
     """A trial call by call: token split, cost, what each delegation handed back, running total."""
-    from orchbench.agent.recorder import DELEGATE
+    from orchbench.agent.recorder import DELEGATING_TOOLS
     from orchbench.cli.fit import print_tables
     from orchbench.store import Store
 
@@ -169,7 +174,7 @@ def show(
                       f"{u.output:,}", f"{c.cost_usd:.4f}", f"{running:.4f}", Text(printable(",".join(c.tool_names))),
                       "" if c.handback_chars is None else f"{c.handback_chars:,}")
         if c.handback_chars is not None:
-            ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") == DELEGATE}
+            ids = {b["id"] for b in c.content if b.get("type") == "tool_use" and b.get("name") in DELEGATING_TOOLS}
             for r in c.tool_results:
                 if r.get("tool_use_id") in ids:
                     text = str(r.get("content", ""))

@@ -83,8 +83,14 @@ def run_trial(task: Task, arm: Arm, *, store: TrialSink | None = None, experimen
     status "infra_error" (never the agent's failure). `model_factory` swaps in other model clients.
     The trial ends within `deadline_s` of wall-clock time (None: no deadline). The final judge runs
     afresh (`judge_cache=False`): a verdict-cache hit would make the trial's wall time shorter than
-    the run it records; `tasks check` may reuse verdicts.
+    the run it records; `tasks check` may reuse verdicts. An external arm runs its own agent program
+    behind the recording proxy (agent/external.py).
     """
+    if getattr(arm, "kind", None) == "external":
+        from orchbench.agent.external import run_external
+
+        return run_external(task, arm, store=store, experiment=experiment, attempt=attempt, trial_id=trial_id,
+                            unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env)
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env,
                        check_key=model_factory is None)
     factory = model_factory or default_factory(arm, task, env=env, retry=retry)
