@@ -143,11 +143,15 @@ def run_judge(
     commands_only: bool = False,
     cache_dir: Path | None = None,
     unsafe_no_sandbox: bool = False,
+    fail_fast: bool = False,
+    first_tests: list[str] | None = None,
+    command_cache: bool = True,
 ) -> Verdict:
     """Judge workspace `ws` (root, venv, task, manifest, protected, original()).
 
     commands_only=True runs the commands alone (no checks, rules or fingerprints): for verifying a
-    task's base, where a refactor check is red by design.
+    task's base, where a refactor check is red by design. fail_fast=True is for proving a state red:
+    see `fast_red`.
     """
     spec: JudgeSpec = ws.task.judge
     checks = [] if commands_only else list(getattr(ws.task, "checks", []) or [])
@@ -163,13 +167,17 @@ def run_judge(
     scratch = scratch_dir(ws, cache_dir)
     freshen(root, before, scratch / "mtimes.json")
     run = _Runner(ws, spec, scratch, unsafe)
-    results = [run_command(run, cmd) for cmd in spec.commands]
+    if fail_fast:
+        results, commands = fast_red(run, spec, scratch, first_tests or [])
+    else:
+        commands = spec.commands
+        results = [_cached_command(run, ws, spec, cmd, tree_hash(before), command_cache) for cmd in commands]
     reasons = [
         f"command-failed: {c.name} exited {c.exit_code}" + (" (timed out)" if c.timed_out else "")
         for c in results
         if c.required and c.exit_code != 0
     ]
-    reasons += [m for c, cmd in zip(results, spec.commands) if (m := output_mismatch(c, cmd))]
+    reasons += [m for c, cmd in zip(results, commands) if (m := output_mismatch(c, cmd))]
     if not commands_only:
         python = str(Path(ws.venv) / "bin" / "python")
         ctx = CheckContext(root=root.resolve(), run=run, python=python if os.path.exists(python) else sys.executable)
@@ -190,6 +198,47 @@ def run_judge(
     if key is not None and not any(c.timed_out for c in results):
         verdict_cache.store(key, verdict, cache_dir)
     return verdict
+
+
+def _cached_command(run: _Runner, ws: Any, spec: JudgeSpec, cmd: JudgeCommand, tree: str, cache: bool) -> CommandResult:
+    if not cache:
+        return run_command(run, cmd)
+    k = verdict_cache.command_key(ws, spec, cmd, tree)
+    hit = verdict_cache.load_command(k)
+    if hit is not None:
+        return hit
+    result = run_command(run, cmd)
+    if not result.timed_out:
+        verdict_cache.store_command(k, result)
+    return result
+
+
+_FIRST_PLUGIN = """import os
+
+def pytest_collection_modifyitems(session, config, items):
+    first = set(filter(None, os.environ.get("ORCHBENCH_FIRST_TESTS", "").split("\\n")))
+    items.sort(key=lambda item: item.nodeid not in first)
+"""
+
+
+def fast_red(run: _Runner, spec: JudgeSpec, scratch: Path, first_tests: list[str]) -> tuple[list[CommandResult],
+                                                                                               list[JudgeCommand]]:
+    """Prove a state red sooner, with the same verdict: one failing required command is enough, so
+    pytest commands go first (with -x, the tests known to fail ordered first) and the rest are skipped
+    after a failure. -x and the order never turn a failing run green or a passing one red: a passing
+    suite still runs every test, and the order is one xdist could have chosen anyway. Without known
+    failing tests the judge's own order stands (type and lint checks are the quick ones)."""
+    (scratch / "fastred").mkdir(exist_ok=True)
+    (scratch / "fastred" / "orchbench_first.py").write_text(_FIRST_PLUGIN)
+    run.env = {**run.env, "PYTEST_ADDOPTS": "-x -p orchbench_first", "ORCHBENCH_FIRST_TESTS": "\n".join(first_tests),
+               "PYTHONPATH": run.env["PYTHONPATH"] + os.pathsep + str(scratch / "fastred")}
+    ordered = sorted(spec.commands, key=lambda c: c.parser != "pytest") if first_tests else list(spec.commands)
+    results: list[CommandResult] = []
+    for cmd in ordered:
+        results.append(run_command(run, cmd))
+        if cmd.required and results[-1].exit_code != 0:
+            break
+    return results, ordered[: len(results)]
 
 
 def verdict_json(v: Verdict) -> str:

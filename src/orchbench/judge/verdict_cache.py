@@ -80,3 +80,36 @@ def store(k: str, verdict: Verdict, cache_dir: Path | None = None) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def command_key(ws: Any, spec: Any, cmd: Any, tree: str) -> str:
+    """A judge command's result depends on the tree's content, the command, the judge env and the venv
+    only (rules and checks are computed afresh each time), so one run serves every workspace with the
+    same content: a reference that restores the base bytes gets the base's command results."""
+    blob = {
+        "v": JUDGE_VERSION, "tree": tree, "command": cmd.model_dump(mode="json"), "env": dict(sorted(spec.env.items())),
+        "timeout_s": spec.timeout_s, "venv": venv_identity(Path(ws.venv)),
+        "protected": dict(sorted(getattr(ws, "protected", {}).items())),  # read-only binds change the run
+    }
+    return "cmd-" + hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def load_command(k: str, cache_dir: Path | None = None) -> Any:
+    from orchbench.records import CommandResult
+
+    try:
+        return CommandResult.model_validate_json(_path(k, cache_dir).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def store_command(k: str, result: Any, cache_dir: Path | None = None) -> None:
+    path = _path(k, cache_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(result.model_dump_json())
+        os.replace(tmp, path)
+    except OSError:
+        pass
