@@ -128,7 +128,7 @@ def preset(name: str) -> ExperimentFile:
 
 def _local_path(ref: str, base: Path | None) -> str:
     """A name stays a name; a relative path is taken relative to the experiment file."""
-    if base is not None and (ref.endswith(".toml") or "/" in ref):
+    if base is not None and (ref.endswith(".toml") or "/" in ref or (base / ref).is_dir()):  # a dir: a suite
         cand = base / ref
         if cand.exists():
             return str(cand.resolve())
