@@ -132,3 +132,41 @@ def run_sequential(design: Design, d: np.ndarray) -> Look | None:
         if last is not None and last.decision != "continue":
             return last
     return last
+
+
+@dataclass
+class Monitor:
+    """A running comparison of arms a and b: fed the per-task medians of finished tasks, it looks at
+    the planned points only and says when the comparison is decided (or cannot be within the budget)."""
+
+    a: str
+    b: str
+    design: Design
+    looked: set[int] = field(default_factory=set)
+    last: Look | None = None
+
+    def update(self, medians: list[tuple[float, float]]) -> Look | None:
+        """`medians`: (median cost of a, of b) per finished task, in a fixed task order. A look that
+        was skipped (two tasks finished at once) is skipped for good, which only spends less alpha."""
+        n = len(medians)
+        due = [k for k in self.design.looks if k <= n and k not in self.looked]
+        if not due:
+            return None
+        self.looked.update(due)
+        k = max(due)
+        d = np.log(np.array([x for x, _ in medians[:k]]) / np.array([y for _, y in medians[:k]]))
+        self.last = self.design.look(d)
+        return self.last
+
+    @property
+    def stopped(self) -> bool:
+        return self.last is not None and self.last.decision in ("decided", "futile")
+
+    def describe(self) -> str:
+        lk = self.last
+        if lk is None:
+            return f"{self.a} vs {self.b}: no planned look reached yet (looks at {self.design.looks} tasks)"
+        ci = "-" if lk.rci is None else f"{lk.rci[0]:.2f}-{lk.rci[1]:.2f}"
+        ratio = "-" if lk.ratio is None else f"{lk.ratio:.2f}"
+        return (f"{self.a} vs {self.b} after {lk.n_tasks} tasks: cost ratio {ratio}, repeated 95% CI {ci} "
+                f"(boundary |z| >= {lk.boundary:.2f}): {lk.decision}")

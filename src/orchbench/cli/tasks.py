@@ -142,6 +142,8 @@ def synth_cmd(
     like: Annotated[str | None, typer.Option("--like", help="Copy [env] and [judge] from this task "
                                                              "(built-in name or TOML).")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", help="A package for the judge venv (repeat).")] = None,
+    judge_env: Annotated[list[str] | None, typer.Option("--judge-env", help="KEY=VALUE for the judge's "
+                                                                             "commands (repeat).")] = None,
     paths: Annotated[list[str] | None, typer.Option("--paths", help="Package code to mutate "
                                                                      "(default: the package dirs).")] = None,
     rev: Annotated[str | None, typer.Option("--rev", help="Git revision for a git SOURCE.")] = None,
@@ -175,7 +177,11 @@ def synth_cmd(
         if env:
             env_spec = env_spec.model_copy(update={"packages": [*env_spec.packages, *env]})
     elif judge:
-        judge_spec = JudgeSpec(commands=[_judge_command(j, i) for i, j in enumerate(judge)])
+        bad = [x for x in judge_env or [] if "=" not in x]
+        if bad:
+            raise UserError(f"--judge-env {bad[0]!r}: expected KEY=VALUE, e.g. PYTHONPATH=src")
+        judge_spec = JudgeSpec(commands=[_judge_command(j, i) for i, j in enumerate(judge)],
+                               env=dict(x.split("=", 1) for x in judge_env or []))
         env_spec = Env(packages=list(env or ["pytest"]))
     else:
         raise UserError("give the judge: --judge 'pytest -q' (repeat for more commands) or --like TASK")

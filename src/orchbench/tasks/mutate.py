@@ -150,7 +150,8 @@ def _sites(data: bytes, off: _Offsets, node: ast.AST) -> Iterator[tuple[str, tup
 
 
 def mutants(relpath: str, data: bytes) -> list[Mutant]:
-    """Every single-site mutant of the file's functions, in file order; only ones that still parse."""
+    """Every single-site mutant of the file's functions, in file order. Each edit keeps the syntax by
+    construction; `parses` checks one before it is screened (parsing every mutant of a big file is slow)."""
     try:
         tree = ast.parse(data)
     except (SyntaxError, ValueError):
@@ -165,16 +166,19 @@ def mutants(relpath: str, data: bytes) -> list[Mutant]:
                     continue
                 seen.add(site)
                 first = data.count(b"\n", 0, site[0]) + 1
-                m = Mutant(file=relpath, operator=op, function=name, line=first, start=site[0], end=site[1],
-                           replacement=site[2], first_line=first,
-                           last_line=first + data.count(b"\n", site[0], site[1]))
-                try:
-                    ast.parse(m.apply(data))
-                except SyntaxError:
-                    continue
-                out.append(m)
+                out.append(Mutant(file=relpath, operator=op, function=name, line=first, start=site[0],
+                                  end=site[1], replacement=site[2], first_line=first,
+                                  last_line=first + data.count(b"\n", site[0], site[1])))
     out.sort(key=lambda m: (m.start, m.end, m.operator))
     return out
+
+
+def parses(data: bytes) -> bool:
+    try:
+        ast.parse(data)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def unique_edit(before: bytes, after: bytes) -> tuple[str, str]:

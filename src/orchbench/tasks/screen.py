@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.sandbox import Limits, run_sandboxed
-from orchbench.tasks.mutate import Mutant
+from orchbench.tasks.mutate import Mutant, parses
 from orchbench.tasks.venv import env_for
 from orchbench.tasks.workspace import copy_tree, workspaces_root
 
@@ -130,6 +130,8 @@ def screen(env: ScreenEnv, m: Mutant, tests: list[str], cache_file: str) -> Scre
     root = _private_copy(env)
     target = root / m.file
     original = target.read_bytes()
+    if not parses(m.apply(original)):
+        return Screened(m.id, "error", tail="the mutant does not parse")
     try:
         target.write_bytes(m.apply(original))
         argv = [*env.pytest, "-q", "-p", "no:cacheprovider", "--maxfail=25", "-rfE", "-p", "no:randomly",
