@@ -57,6 +57,11 @@ def show_cmd(
                       highlight=False)
     for f in t.setup.files:
         console.print(f"  add file {f.path}", highlight=False)
+    for r in t.setup.replace:
+        console.print(f"  edit {r.file}: {r.old.strip()[:60]!r} -> {r.new.strip()[:60]!r}", highlight=False,
+                      markup=False)
+    if t.provenance:
+        console.print(f"provenance: {t.provenance}", highlight=False, markup=False)
     if t.protected:
         console.print(f"protected: {', '.join(t.protected)}", highlight=False)
     for c in t.judge.commands:
