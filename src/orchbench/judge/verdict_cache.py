@@ -70,13 +70,17 @@ def load(k: str, cache_dir: Path | None = None) -> Verdict | None:
 
 
 def store(k: str, verdict: Verdict, cache_dir: Path | None = None) -> None:
+    _write(k, verdict.model_copy(update={"cached": False}).model_dump_json(), cache_dir)
+
+
+def _write(k: str, text: str, cache_dir: Path | None) -> None:
     """Atomic write; a read-only cache (inside the agent's sandbox) is silently skipped."""
     path = _path(k, cache_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "w") as fh:
-            fh.write(verdict.model_copy(update={"cached": False}).model_dump_json())
+            fh.write(text)
         os.replace(tmp, path)
     except OSError:
         pass
@@ -91,7 +95,7 @@ def command_key(ws: Any, spec: Any, cmd: Any, tree: str) -> str:
         "timeout_s": spec.timeout_s, "venv": venv_identity(Path(ws.venv)),
         "protected": dict(sorted(getattr(ws, "protected", {}).items())),  # read-only binds change the run
     }
-    return "cmd-" + hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest() + "-cmd"
 
 
 def load_command(k: str, cache_dir: Path | None = None) -> Any:
@@ -104,12 +108,4 @@ def load_command(k: str, cache_dir: Path | None = None) -> Any:
 
 
 def store_command(k: str, result: Any, cache_dir: Path | None = None) -> None:
-    path = _path(k, cache_dir)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(result.model_dump_json())
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    _write(k, result.model_dump_json(), cache_dir)
