@@ -95,7 +95,7 @@ def command_key(ws: Any, spec: Any, cmd: Any, tree: str) -> str:
         "timeout_s": spec.timeout_s, "venv": venv_identity(Path(ws.venv)),
         "protected": dict(sorted(getattr(ws, "protected", {}).items())),  # read-only binds change the run
     }
-    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest() + "-cmd"
+    return "cmd-" + hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 
 def load_command(k: str, cache_dir: Path | None = None) -> Any:
