@@ -76,5 +76,5 @@ class JudgeRules(_Strict):
 class JudgeSpec(_Strict):
     commands: list[JudgeCommand]
     env: dict[str, str] = Field(default_factory=dict)
-    timeout_s: float = 900
+    timeout_s: float = 900.0  # a float like any value read from a file, so cache keys agree
     rules: JudgeRules = Field(default_factory=JudgeRules)
