@@ -63,7 +63,9 @@ from coverage import CoverageData
 data = CoverageData(basename=sys.argv[1]); data.read()
 out = {}
 for measured in sorted(data.measured_files()):
-    rel = os.path.relpath(os.path.realpath(measured), sys.argv[2])
+    # relative_files = true (typer's config) stores paths relative to the run's directory
+    full = measured if os.path.isabs(measured) else os.path.join(sys.argv[2], measured)
+    rel = os.path.relpath(os.path.realpath(full), sys.argv[2])
     if rel.startswith(".."):
         continue
     by_line = data.contexts_by_lineno(measured)
@@ -94,6 +96,9 @@ def coverage_map(env: ScreenEnv, paths: list[str], out: Path, workers: int) -> d
         if proc.returncode != 0:
             raise RuntimeError(f"could not read the coverage data: {proc.stderr.strip()[-400:]}")
         result = {f: {int(k): v for k, v in lines.items()} for f, lines in json.loads(proc.stdout).items()}
+        if not any(tests for lines in result.values() for tests in lines.values()):
+            raise RuntimeError("the coverage run recorded no per-test contexts for the package "
+                               f"({len(result)} files measured); is pytest-cov installed in the judge venv?")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, sort_keys=True))
     return result

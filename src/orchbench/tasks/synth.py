@@ -174,9 +174,9 @@ def synthesize(opts: SynthOptions, out: Path) -> SynthResult:
                                     f"{task.provenance['operator']}: {proof['reason']}")
             log(f"screened {screened}, killed {killed}, proven {len(kept)}/{n_bug}")
         rng = random.Random(opts.seed + 1)
-        attempts = 0
-        while len(kept) < opts.n and attempts < opts.repair * 3:
-            task = repair_task(t, base, rng, opts.errors_per_task, len(kept) - n_bug + 1)
+        repaired = attempts = 0
+        while repaired < opts.repair and attempts < opts.repair * 3:
+            task = repair_task(t, base, rng, opts.errors_per_task, repaired + 1)
             attempts += 1
             if not _new(kept, task):
                 continue
@@ -184,9 +184,10 @@ def synthesize(opts: SynthOptions, out: Path) -> SynthResult:
                                   str(work / "proof" / f"{spec_key(task.setup.model_dump())}.json"))
             if proof["ok"]:
                 kept.append(task)
+                repaired += 1
             else:
                 rejected.append(f"repair task: {proof['reason']}")
-            log(f"repair tasks proven {len(kept) - n_bug}/{opts.repair}")
+            log(f"repair tasks proven {repaired}/{opts.repair}")
     if len(kept) < opts.n:
         log(f"only {len(kept)} sound tasks could be made (asked for {opts.n})")
     written = write_suite(out, t, kept, seed=opts.seed)
