@@ -35,6 +35,10 @@ def _f(v: float | None, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
 
+def _p(v: float | None) -> str:
+    return "-" if v is None else "<1e-16" if v < 1e-16 else format(v, ".3g")
+
+
 def paired_table(x: AcrossTasks) -> Table:
     t = Table(title="Paired by task: median cost of successes, a / b (Wilcoxon signed-rank on log ratios; "
                     "bootstrap over tasks)", title_justify="left")
@@ -42,7 +46,7 @@ def paired_table(x: AcrossTasks) -> Table:
         t.add_column(name, justify="left" if name in ("a", "b", "method") else "right")
     for p in x.paired:
         ci = "-" if p.ratio_ci95 is None else f"{p.ratio_ci95[0]:.2f}-{p.ratio_ci95[1]:.2f}"
-        t.add_row(e(p.a), e(p.b), str(p.n_tasks), _f(p.ratio, ".2f"), ci, _f(p.p, ".3g"), p.p_method or "-",
+        t.add_row(e(p.a), e(p.b), str(p.n_tasks), _f(p.ratio, ".2f"), ci, _p(p.p), p.p_method or "-",
                   str(p.a_cheaper_tasks), str(p.b_cheaper_tasks))
     return t
 
@@ -58,9 +62,8 @@ def mixed_table(x: AcrossTasks) -> Table:
                   _f(f.task_sd, ".2f"), _f(f.residual_sd, ".2f"))
         for eff in f.effects:
             ci = "-" if eff.ci95 is None else f"{eff.ci95[0]:.2f}-{eff.ci95[1]:.2f}"
-            t.add_row("", e(eff.arm), f"{kind} {eff.estimate:.2f}", ci, _f(eff.p, ".3g"), "", "")
-        if f.note or not f.converged:
-            t.add_row("", "", "", "", "", "", "", end_section=True)
-            t.add_row("", e(f.note or "did not converge"), "", "", "", "", "")
-    t.caption = "cost: ratio to the reference arm (log-cost model); success: linear probability, difference in rate"
+            t.add_row("", e(eff.arm), f"{kind} {eff.estimate:.2f}", ci, _p(eff.p), "", "")
+    notes = [f"{f.outcome}: {f.note or 'did not converge'}" for f in fits if f.note or not f.converged]
+    t.caption = "; ".join(["cost: ratio to the reference arm; success: linear probability, difference in rate",
+                           *notes])
     return t

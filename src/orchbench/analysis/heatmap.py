@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from orchbench.analysis.summary import Analysis
 
@@ -43,8 +44,11 @@ def heatmap_figure(a: Analysis) -> Figure:
         ax.set_yticks(range(len(a.arms)), a.arms)
         ax.set_xticks(range(len(a.tasks)), a.tasks, rotation=90, fontsize="x-small")
         ax.set_title(title)
-        fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
-    fig.suptitle("Arm x task (blank: no value)")
+        bar = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
+        if nrm is not None:  # plain numbers: mathtext is off for user-named axes
+            bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            bar.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    fig.suptitle("Arm x task (blank: no value; a $0 cost has no place on the log scale)")
     fig.tight_layout()
     return fig
 
