@@ -78,9 +78,9 @@ def test_report_is_self_contained(tmp_path, paper_dir, capsys):
     html = (out_dir / "index.html").read_text()
     assert EXTERNAL.search(html) is None, EXTERNAL.search(html)
     assert "<script" not in html and "<link" not in html
-    assert html.count("<svg") == 6  # Pareto T1..T3, tokens, cost by role, the simulator's hand-back cap
+    assert html.count("<svg") == 7  # Pareto T1..T3, tokens, cost by role, heat map, the simulator's hand-back cap
     assert "2.27" in html and "733,142" in html and "0.050" in html
-    for name in ("pareto-T1", "pareto-T2", "pareto-T3", "tokens", "cost-by-role", "simulate-handback-cap"):
+    for name in ("pareto-T1", "pareto-T2", "pareto-T3", "tokens", "cost-by-role", "heatmap", "simulate-handback-cap"):
         for ext in ("png", "svg"):
             assert (out_dir / "figures" / f"{name}.{ext}").stat().st_size > 1000
     assert (out_dir / "figures" / "pareto-T1.png").read_bytes()[:4] == b"\x89PNG"

@@ -139,7 +139,7 @@ def _attempt(task: Any, arm: ExternalArm, agent: Installed | None, recorder: Wir
         failed = _infra_failure(run, recorder)
         if failed:
             return {"status": "infra_error", "error": failed}
-        verdict = run_judge(ws, unsafe_no_sandbox=unsafe)  # a BLOCKED answer is judged too, as for every arm
+        verdict = run_judge(ws, cache=False, unsafe_no_sandbox=unsafe)  # a BLOCKED answer is judged too, as for every arm
     outcome: Outcome = "blocked" if is_blocked(run.answer) else "cap" if run.stopped_by_cap else "done"
     update = _judged(LoopResult(run.answer, len(recorder.calls), outcome), verdict, arm.cap_for(task))
     if run.result.timed_out and update["status"] != "success":

@@ -134,6 +134,10 @@ def all_figures(a: Analysis) -> dict[str, Figure]:
         figs = {f"pareto-{_slug(t)}": pareto_figure(a, t) for t in a.tasks}
         figs["tokens"] = tokens_figure(a)
         figs["cost-by-role"] = cost_by_role_figure(a)
+        if len(a.tasks) > 1:
+            from orchbench.analysis.heatmap import heatmap_figure
+
+            figs["heatmap"] = heatmap_figure(a)
     return figs
 
 

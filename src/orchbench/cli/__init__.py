@@ -11,6 +11,7 @@ import sys
 
 # Importing a module registers its commands.
 from orchbench.cli import agents, analysis, batch, judge, run, simulate, store_cmds, tasks, view  # noqa: F401
+from orchbench.cli import plan as _plan  # noqa: F401
 from orchbench.cli.app import app, err_console
 from orchbench.cli.hints import cli_message
 from orchbench.errors import UserError

@@ -69,8 +69,10 @@ def analyze(
     baseline: BaselineOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the cells as CSV on stdout.")] = False,
+    heatmap: Annotated[Path | None, typer.Option("--heatmap", help="Write the arm x task heat map (PNG or SVG) "
+                                                                    "here (several tasks only).")] = None,
 ) -> None:
-    """Cells, pairwise tests and Pareto fronts of a store or of paper-format results."""
+    """Cells, pairwise tests and Pareto fronts; across several tasks also paired tests, mixed effects, heat map."""
     from orchbench.analysis import analyze as run_analysis
     from orchbench.analysis.tables import cells_csv, cells_table, pairwise_table, tokens_table
     from orchbench.cli.fit import print_tables
@@ -82,6 +84,20 @@ def analyze(
         sys.stdout.write(cells_csv(a))
     else:
         print_tables(console, cells_table(a), pairwise_table(a), tokens_table(a))
+        _print_across_tasks(a, heatmap)
+
+
+def _print_across_tasks(a, heatmap: Path | None) -> None:  # type: ignore[no-untyped-def]
+    from orchbench.analysis.across import across_tasks, mixed_table, paired_table
+    from orchbench.analysis.heatmap import write_heatmap
+    from orchbench.cli.fit import print_tables
+
+    x = across_tasks(a)
+    if x is None:
+        return
+    print_tables(console, paired_table(x), mixed_table(x))
+    where = write_heatmap(a, str(heatmap)) if heatmap else "pass --heatmap FILE, or see figures/heatmap.svg of `report`"
+    console.print(f"heat map (arm x task: cost, success): {where}", highlight=False, markup=False)
 
 
 @app.command()

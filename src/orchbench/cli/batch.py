@@ -54,10 +54,19 @@ def batch(
         bool, typer.Option("--unsafe-no-sandbox", help="Run agent commands without bubblewrap.")
     ] = False,
     db: DbOption = DEFAULT_DB,
+    stop_when_decided: Annotated[bool, typer.Option(
+        "--stop-when-decided", help="Stop once the paired comparison of two arms is decided (group-sequential, "
+                                    "O'Brien-Fleming alpha spending over planned looks).")] = False,
+    compare: Annotated[str | None, typer.Option("--compare", help="The two arms, A:B (default: the "
+                                                                   "experiment's two arms).")] = None,
+    looks: Annotated[int, typer.Option("--looks", min=1, help="Planned looks for --stop-when-decided.")] = 4,
+    futility: Annotated[float | None, typer.Option("--futility", min=1.0, help="Also stop once a cost ratio "
+                                                                                "this large is ruled out.")] = None,
 ) -> None:
     """Run an experiment: every arm on every task until each cell has its target successes."""
     from orchbench.runner.batch import Snapshot, check_backend, make_backend, run_batch
     from orchbench.runner.experiment import load_experiment
+    from orchbench.runner.stopping import StopRule
 
     check_backend(backend)
     if max_usd is not None and max_usd < 0:
@@ -68,6 +77,13 @@ def batch(
         check_reachable(address)  # before loading anything: a wrong address is the likeliest mistake
     overrides = {"workers": workers, "max_usd": max_usd, "unsafe_no_sandbox": unsafe_no_sandbox or None}
     exp = load_experiment(experiment, preset_name=preset, **overrides)
+    rule = None
+    if stop_when_decided or compare:
+        pair = compare.split(":") if compare else list(exp.arms)
+        if len(pair) != 2:
+            raise UserError(f"--compare {compare or ''!r}: name two arms as A:B (the experiment has "
+                            f"{len(exp.arms)} arms: {', '.join(exp.arms)})")
+        rule = StopRule(pair[0], pair[1], looks=looks, futility_ratio=futility)
     n = exp.spec.workers
     be = make_backend(backend, n, address)
 
@@ -88,7 +104,7 @@ def batch(
     if live is not None:
         live.start()
     try:
-        report = run_batch(exp, db, backend=be, workers=n, on_update=show)
+        report = run_batch(exp, db, backend=be, workers=n, on_update=show, stop_rule=rule)
     finally:
         if live is not None:
             live.stop()
@@ -97,6 +113,11 @@ def batch(
     if report.recovered:
         console.print(f"re-ran {len(report.recovered)} trial(s) interrupted by an earlier batch", highlight=False)
     console.print(f"started {report.started} trial(s); stopped: {report.stopped_by}", highlight=False)
+    if report.decision:
+        console.print(report.decision, highlight=False, markup=False)
+    if report.saved:
+        console.print(f"stopping early saved about {report.saved['trials']} trial(s) in {report.saved['cells']} "
+                      f"cell(s), about ${report.saved['usd']:.2f}", highlight=False)
     if report.stopped_by == "interrupt":
         raise typer.Exit(130)
 

@@ -80,6 +80,7 @@ class _Runner:
         self.readonly = [Path(ws.venv), self.guard] + [p for p in protected if p.is_file() and not p.is_symlink()]
         self.limits = Limits(cpu_s=int(spec.timeout_s) + 60, processes=2048, memory_mb=8192)
         self.last_evidence = guard.Evidence()
+        self.extra_env: dict[str, str] = {}  # on top of every command's env (see fast_red)
 
     def __call__(self, argv: list[str]) -> SandboxResult:
         # The guard's report directory is fresh per command; so are the tool caches, unless this
@@ -87,6 +88,7 @@ class _Runner:
         reports = guard.new_report_dir(self.scratch)
         caches = Path(tempfile.mkdtemp(prefix="caches-", dir=self.scratch)) if self.fresh_caches else None
         env = self.env if caches is None else judge_env(self.ws, self.spec, caches)
+        env = {**env, **self.extra_env}
         writable = self.writable if caches is None else [self.root, caches, reports]
         try:
             return run_sandboxed(
@@ -138,13 +140,13 @@ def output_mismatch(c: CommandResult, cmd: JudgeCommand) -> str | None:
     return None
 
 
-def _evidence_reasons(ws: Any, spec: JudgeSpec, ran: list[tuple[CommandResult, guard.Evidence]],
+def _evidence_reasons(ws: Any, commands: list[JudgeCommand], ran: list[tuple[CommandResult, guard.Evidence]],
                       commands_only: bool) -> list[str]:
     """What the test runners really did, against what the base and the protected files require."""
     base = guard.base_record(ws.task)
     reasons: list[str] = []
     seen: list[guard.Evidence] = []
-    for (c, ev), cmd in zip(ran, spec.commands):
+    for (c, ev), cmd in zip(ran, commands):
         if not c.required or c.timed_out or not guard.runs_tests(cmd.run, cmd.parser):
             continue
         seen.append(ev)
@@ -185,11 +187,15 @@ def run_judge(
     commands_only: bool = False,
     cache_dir: Path | None = None,
     unsafe_no_sandbox: bool = False,
+    fail_fast: bool = False,
+    first_tests: list[str] | None = None,
+    command_cache: bool | None = None,
 ) -> Verdict:
     """Judge workspace `ws` (root, venv, task, manifest, protected, original()).
 
     commands_only=True runs the commands alone (no checks, rules or fingerprints): for verifying a
-    task's base, where a refactor check is red by design.
+    task's base, where a refactor check is red by design. fail_fast=True is for proving a state red:
+    see `fast_red`. command_cache (default: as `cache`) reuses single commands' results by tree.
     """
     t0 = time.perf_counter()
     spec: JudgeSpec = ws.task.judge
@@ -206,15 +212,20 @@ def run_judge(
     scratch = scratch_dir(ws, cache_dir)
     freshen(root, before, scratch / "mtimes.json")
     run = _Runner(ws, spec, scratch, unsafe)
-    ran = [run_command(run, cmd) for cmd in spec.commands]
+    if fail_fast:
+        ran, commands = fast_red(run, spec, scratch, first_tests or [])
+    else:
+        commands = spec.commands
+        reuse = cache if command_cache is None else command_cache
+        ran = [_cached_command(run, ws, spec, cmd, _files_hash(before), reuse) for cmd in commands]
     results = [c for c, _ in ran]
     reasons = [
         f"command-failed: {c.name} exited {c.exit_code}" + (" (timed out)" if c.timed_out else "")
         for c in results
         if c.required and c.exit_code != 0
     ]
-    reasons += [m for c, cmd in zip(results, spec.commands) if (m := output_mismatch(c, cmd))]
-    reasons += _evidence_reasons(ws, spec, ran, commands_only)
+    reasons += [m for c, cmd in zip(results, commands) if (m := output_mismatch(c, cmd))]
+    reasons += _evidence_reasons(ws, commands, ran, commands_only)
     if not commands_only:
         python = str(Path(ws.venv) / "bin" / "python")
         ctx = CheckContext(root=root.resolve(), run=run, python=python if os.path.exists(python) else sys.executable,
@@ -240,6 +251,57 @@ def run_judge(
     if key is not None and not any(c.timed_out for c in results):
         verdict_cache.store(key, verdict, cache_dir)
     return verdict
+
+
+def _files_hash(digests: dict[str, str]) -> str:
+    """The tree's hash without `.git`: a task's set-up commit changes the history but not the files,
+    and a reference that restores the base's files must meet the base's command results. (Only
+    `tasks check` and hand-run judges reuse command results; a trial's final judge never does.)"""
+    return tree_hash({k: v for k, v in digests.items() if not k.startswith(".git/")})
+
+
+def _cached_command(run: _Runner, ws: Any, spec: JudgeSpec, cmd: JudgeCommand, tree: str,
+                    cache: bool) -> tuple[CommandResult, guard.Evidence]:
+    """A command's result and the guard's evidence, reused for the same tree (the evidence is kept with
+    the result, so a cached run is held to the same standard as a fresh one)."""
+    if not cache:
+        return run_command(run, cmd)
+    k = verdict_cache.command_key(ws, spec, cmd, tree)
+    hit = verdict_cache.load_command(k)
+    if hit is not None:
+        return hit
+    result, evidence = run_command(run, cmd)
+    if not result.timed_out:
+        verdict_cache.store_command(k, result, evidence)
+    return result, evidence
+
+
+_FIRST_PLUGIN = """import os
+
+def pytest_collection_modifyitems(session, config, items):
+    first = set(filter(None, os.environ.get("ORCHBENCH_FIRST_TESTS", "").split("\\n")))
+    items.sort(key=lambda item: item.nodeid not in first)
+"""
+
+
+def fast_red(run: _Runner, spec: JudgeSpec, scratch: Path, first_tests: list[str]
+             ) -> tuple[list[tuple[CommandResult, guard.Evidence]], list[JudgeCommand]]:
+    """Prove a state red sooner, with the same verdict: one failing required command is enough, so
+    pytest commands go first (with -x, the tests known to fail ordered first) and the rest are skipped
+    after a failure. -x and the order never turn a failing run green or a passing one red: a passing
+    suite still runs every test, and the order is one xdist could have chosen anyway. Without known
+    failing tests the judge's own order stands (type and lint checks are the quick ones)."""
+    (scratch / "fastred").mkdir(exist_ok=True)
+    (scratch / "fastred" / "orchbench_first.py").write_text(_FIRST_PLUGIN)
+    run.extra_env = {"PYTEST_ADDOPTS": "-x -p orchbench_first", "ORCHBENCH_FIRST_TESTS": "\n".join(first_tests),
+                     "PYTHONPATH": run.env["PYTHONPATH"] + os.pathsep + str(scratch / "fastred")}
+    ordered = sorted(spec.commands, key=lambda c: c.parser != "pytest") if first_tests else list(spec.commands)
+    results: list[tuple[CommandResult, guard.Evidence]] = []
+    for cmd in ordered:
+        results.append(run_command(run, cmd))
+        if cmd.required and results[-1][0].exit_code != 0:
+            break
+    return results, ordered[: len(results)]
 
 
 def verdict_json(v: Verdict) -> str:

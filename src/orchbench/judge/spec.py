@@ -84,5 +84,6 @@ class JudgeRules(_Strict):
 class JudgeSpec(_Strict):
     commands: list[JudgeCommand]
     env: dict[str, str] = Field(default_factory=dict)
-    timeout_s: float = Field(default=900, gt=0, allow_inf_nan=False)
+    # A float like any value read from a file, so cache keys agree.
+    timeout_s: float = Field(default=900.0, gt=0, allow_inf_nan=False)
     rules: JudgeRules = Field(default_factory=JudgeRules)

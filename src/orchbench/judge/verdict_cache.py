@@ -8,6 +8,7 @@ cannot plant a verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import json
@@ -70,13 +71,46 @@ def load(k: str, cache_dir: Path | None = None) -> Verdict | None:
 
 
 def store(k: str, verdict: Verdict, cache_dir: Path | None = None) -> None:
+    _write(k, verdict.model_copy(update={"cached": False}).model_dump_json(), cache_dir)
+
+
+def _write(k: str, text: str, cache_dir: Path | None) -> None:
     """Atomic write; a read-only cache (inside the agent's sandbox) is silently skipped."""
     path = _path(k, cache_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "w") as fh:
-            fh.write(verdict.model_copy(update={"cached": False}).model_dump_json())
+            fh.write(text)
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def command_key(ws: Any, spec: Any, cmd: Any, tree: str) -> str:
+    """A judge command's result depends on the tree's content, the command, the judge env and the venv
+    only (rules and checks are computed afresh each time), so one run serves every workspace with the
+    same content: a reference that restores the base bytes gets the base's command results."""
+    blob = {
+        "v": JUDGE_VERSION, "tree": tree, "command": cmd.model_dump(mode="json"), "env": dict(sorted(spec.env.items())),
+        "timeout_s": spec.timeout_s, "venv": venv_identity(Path(ws.venv)),
+        "protected": dict(sorted(getattr(ws, "protected", {}).items())),  # read-only binds change the run
+    }
+    return "cmd-" + hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def load_command(k: str, cache_dir: Path | None = None) -> tuple[Any, Any] | None:
+    """(CommandResult, guard.Evidence) stored under `k`, or None."""
+    from orchbench.judge.guard import Evidence
+    from orchbench.records import CommandResult
+
+    try:
+        data = json.loads(_path(k, cache_dir).read_text())
+        return CommandResult.model_validate(data["result"]), Evidence(**data["evidence"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_command(k: str, result: Any, evidence: Any, cache_dir: Path | None = None) -> None:
+    _write(k, json.dumps({"result": result.model_dump(mode="json"), "evidence": dataclasses.asdict(evidence)}),
+           cache_dir)

@@ -35,6 +35,7 @@ from orchbench.runner.schedule import (
     over_budget,
     stale_running,
 )
+from orchbench.runner.stopping import StopRule
 
 TICK_S = 0.5  # how often the display refreshes and live costs are re-read while nothing ends
 
@@ -67,7 +68,9 @@ class BatchReport:
     policy: Policy
     started: int = 0  # trials this batch started
     recovered: list[str] = field(default_factory=list)  # rows found `running` and marked interrupted
-    stopped_by: str = "done"  # "done" | "budget" | "interrupt"
+    stopped_by: str = "done"  # "done" | "budget" | "interrupt" | "decided" | "futile"
+    decision: str | None = None  # --stop-when-decided: the comparison's last look, in words
+    saved: dict[str, Any] = field(default_factory=dict)  # what stopping early did not spend
 
 
 def policy_of(exp: ResolvedExperiment) -> Policy:
@@ -158,11 +161,17 @@ def run_batch(
     trial_fn: Callable[[TrialJob], JobResult] | None = None,
     on_update: Callable[[Snapshot], None] | None = None,
     stop: threading.Event | None = None,
+    stop_rule: StopRule | None = None,
 ) -> BatchReport:
-    """Run `exp` until every cell meets its target, hits its cap, or the budget says stop."""
+    """Run `exp` until every cell meets its target, hits its cap, or the budget says stop (or, with a
+    stop rule, until its comparison is decided)."""
     from orchbench.store import Store
 
     n_workers = workers or exp.spec.workers
+    if stop_rule is not None:
+        stop_rule.start(list(exp.tasks), list(exp.arms))
+        # Task by task, so tasks finish (and looks come) early rather than all at the end.
+        exp.cells = [(a, t) for t in exp.tasks for a in exp.arms]
     backend = backend or make_backend("local", n_workers)
     backend.start()  # workers start up while the cells are checked and the store opened
     try:
@@ -170,6 +179,7 @@ def run_batch(
             check_cells_ready(exp, check_keys=model_factory is None)
         with batch_lock(db, exp.id), Store(db) as store, _Interrupts() as sigint:
             driver = _Driver(exp, str(db), store, backend, n_workers, model_factory, trial_fn)
+            driver.stop_rule = stop_rule
             return driver.run(sigint, stop, on_update)
     except BaseException:
         backend.shutdown(cancel=True)
@@ -188,6 +198,7 @@ class _Driver:
         self.flying: dict[Future, TrialJob] = {}
         self.stopping: str | None = None
         self.events: list[str] = []
+        self.stop_rule: StopRule | None = None
 
     def run(self, sigint: _Interrupts, stop: threading.Event | None,
             on_update: Callable[[Snapshot], None] | None) -> BatchReport:
@@ -240,6 +251,8 @@ class _Driver:
         elsewhere = sum(t.total_cost for t in trials if (t.arm, t.task) not in states)
         if self.stopping is None and over_budget(states, live, policy, elsewhere):
             self.stopping = "budget"
+        if self.stopping is None and self.stop_rule is not None:
+            self._ask_analysis(trials, states)
         launches = []
         if self.stopping is None:
             launches = next_launches(states, live, policy, self.n_workers - len(self.flying), elsewhere)
@@ -253,6 +266,18 @@ class _Driver:
         elif not self.flying and self.stopping is None and any(s.wants_more(policy) for s in states.values()):
             self.stopping = "budget"  # cells want trials but none may start: only money stops them
         return states
+
+    def _ask_analysis(self, trials: list[Any], states: dict[CellKey, CellState]) -> None:
+        rule = self.stop_rule
+        assert rule is not None and rule.monitor is not None
+        before = rule.monitor.last
+        tasks = list(self.exp.tasks)
+        if rule.check(trials, states, self.policy, tasks):
+            self.stopping = rule.monitor.last.decision if rule.monitor.last else "decided"
+            self.report.saved = rule.saved
+        if rule.monitor.last is not before:
+            self.report.decision = rule.monitor.describe()
+            self.events.append(self.report.decision)
 
     def _job(self, arm: str, task: str, attempt: int) -> TrialJob:
         exp = self.exp

@@ -140,7 +140,7 @@ def preset(name: str) -> ExperimentFile:
 
 def _local_path(ref: str, base: Path | None) -> str:
     """A name stays a name; a relative path is taken relative to the experiment file."""
-    if base is not None and (ref.endswith(".toml") or "/" in ref):
+    if base is not None and (ref.endswith(".toml") or "/" in ref or (base / ref).is_dir()):  # a dir: a suite
         cand = base / ref
         if cand.exists():
             return str(cand.resolve())
@@ -158,7 +158,7 @@ def arm_for_cell(exp: ResolvedExperiment, arm_name: str, task_name: str) -> Any:
 def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None = None) -> ResolvedExperiment:
     """Load every arm, task and the rate card now, so bad names fail before anything runs."""
     from orchbench.arms import Arm, load_arm
-    from orchbench.tasks.spec import load_task
+    from orchbench.tasks.suite import expand
 
     arms: dict[str, Any] = {}
     for i, ref in enumerate(spec.arms):
@@ -177,13 +177,14 @@ def resolve(spec: ExperimentFile, *, source: str = "<preset>", base: Path | None
         arms[arm.name] = arm
     tasks: dict[str, Any] = {}
     for i, ref in enumerate(spec.tasks):
-        try:
-            task = load_task(_local_path(ref, base))
+        try:  # a suite (directory or suite file) stands for all its tasks
+            loaded = expand([_local_path(ref, base)])
         except UserError as exc:
             raise UserError(f"{source}: key 'tasks[{i}]': {exc}") from None
-        if task.name in tasks:
-            raise UserError(f"{source}: key 'tasks[{i}]': task {task.name!r} appears twice")
-        tasks[task.name] = task
+        for task in loaded:
+            if task.name in tasks:
+                raise UserError(f"{source}: key 'tasks[{i}]': task {task.name!r} appears twice")
+            tasks[task.name] = task
     for arm_name, caps in spec.turn_caps.items():
         if arm_name not in arms:
             raise UserError(f"{source}: key 'turn_caps.{arm_name}': no such arm in `arms` ({', '.join(arms)})")

@@ -97,7 +97,8 @@ def verify_base(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bool = 
 
     def compute() -> Verdict:
         with workspace(task, stage="base") as ws:
-            return run_judge(ws, cache=False, commands_only=True, unsafe_no_sandbox=unsafe_no_sandbox)
+            return run_judge(ws, cache=False, commands_only=True, unsafe_no_sandbox=unsafe_no_sandbox,
+                             command_cache=not refresh)
 
     t0 = time.perf_counter()
     verdict, cached = _remembered("green", base_key(task), compute, refresh)
@@ -118,8 +119,9 @@ def verify_setup_red(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bo
     from orchbench.judge.run import run_judge
 
     def compute() -> Verdict:
-        with workspace(task) as ws:
-            return run_judge(ws, cache=False, unsafe_no_sandbox=unsafe_no_sandbox)
+        with workspace(task) as ws:  # red needs one failing command: fail fast, known failures first
+            return run_judge(ws, cache=False, unsafe_no_sandbox=unsafe_no_sandbox, fail_fast=True,
+                             first_tests=list(task.provenance.get("failing_tests", [])))
 
     key = spec_key({"v": 1, "setup": setup_key(task, task.base_dir()), "venv": venv_key(task.env),
                     "judge": task.judge.model_dump(), "checks": [c.model_dump() for c in task.checks]})

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from orchbench.errors import UserError
-from orchbench.tasks.spec import Injection
+from orchbench.tasks.spec import Injection, Replace
 
 
 class InjectionError(UserError):
@@ -139,3 +139,19 @@ def apply_injections(root: Path, rules: list[Injection], *, require_clean: bool 
     for rel, text in texts.items():
         (root / rel).write_text(text, encoding="utf-8")
     return applied
+
+
+def apply_replacements(root: Path, rules: list[Replace], *, task: str) -> None:
+    """Each `old` -> `new`, refusing a file where `old` is missing or not unique (bytes, not lines)."""
+    for r in rules:
+        path = root / r.file
+        if not path.is_file():
+            raise InjectionError(f"task {task}: setup.replace file {r.file!r} is not in the base")
+        data = path.read_bytes()
+        if r.expect_sha256 and hashlib.sha256(data).hexdigest() != r.expect_sha256:
+            raise InjectionError(f"task {task}: {r.file} is not the file the edit was made for (sha256 differs)")
+        old, new = r.old.encode(), r.new.encode()
+        if data.count(old) != 1:
+            raise InjectionError(f"task {task}: setup.replace text must occur once in {r.file}, "
+                                 f"found {data.count(old)} times")
+        path.write_bytes(data.replace(old, new, 1))

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from orchbench.errors import UserError
 from orchbench.tasks.cache import READY, cached_dir, sha256_file, spec_key
-from orchbench.tasks.inject import Applied, apply_injections, git_dirty
+from orchbench.tasks.inject import Applied, apply_injections, apply_replacements, git_dirty
 from orchbench.tasks.source import commit_tree, fetch_base, source_key
 from orchbench.tasks.spec import Task
 
@@ -74,8 +74,11 @@ def _copy_without_git(src: Path, dst: Path) -> None:
 
 
 def setup_key(task: Task, base_dir: Path) -> str:
+    setup = task.setup.model_dump()
+    if not setup["replace"]:
+        del setup["replace"]  # tasks without edits keep the keys (and cached verdicts) they always had
     return spec_key({"v": SETUP_VERSION, "source": source_key(task.source, base_dir),
-                     "setup": task.setup.model_dump(), "protected": sorted(task.protected)})
+                     "setup": setup, "protected": sorted(task.protected)})
 
 
 def _write_meta(d: Path, manifest: dict[str, str], protected: dict[str, str], applied: list[Applied]) -> None:
@@ -116,6 +119,7 @@ def prepare(task: Task, *, stage: str = "setup") -> Prepared:
                 rel = safe_relpath(f.path, what=f"task {task.name}: setup.files path")
                 (tree / rel).parent.mkdir(parents=True, exist_ok=True)
                 (tree / rel).write_text(f.content, encoding="utf-8")
+            apply_replacements(tree, task.setup.replace, task=task.name)
             applied = apply_injections(tree, task.setup.inject, require_clean=False)
         commit_tree(tree, f"{task.name}: {stage}")
         manifest = tree_manifest(tree)

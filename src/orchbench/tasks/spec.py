@@ -89,8 +89,18 @@ class AddFile(_Strict):
     content: str
 
 
+class Replace(_Strict):
+    """One in-place edit (a synthesised bug): `old` must occur exactly once in `file`; it becomes `new`."""
+
+    file: str
+    old: str = Field(min_length=1)
+    new: str
+    expect_sha256: str | None = None  # refuse the base if the file is not exactly this
+
+
 class Setup(_Strict):
     files: list[AddFile] = Field(default_factory=list)
+    replace: list[Replace] = Field(default_factory=list)
     inject: list[Injection] = Field(default_factory=list)
 
 
@@ -131,6 +141,9 @@ class Task(_Strict):
     caps: Caps = Field(default_factory=Caps)
     # What the green base is expected to show (display / sanity only: exit codes decide).
     base_counts: dict[str, int] = Field(default_factory=dict)
+    # Where a generated task came from (operator, file, line, failing tests) and how hard it looks;
+    # `failing_tests` also lets `tasks check` reach a red verdict sooner (it never changes the verdict).
+    provenance: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML was read from (relative `path` sources resolve against it); not part of the file.
     origin: str | None = Field(default=None, exclude=True)
 
