@@ -137,3 +137,17 @@ def test_only_a_bare_judge_call_gets_the_judges_timeout(tmp_path: Path) -> None:
     assert bash._timeout_for("judge") == 930
     assert bash._timeout_for("judge; sleep 900") == 120
     assert bash._timeout_for("judge 2>&1 | tail -5") == 930
+
+
+def test_every_verdict_records_the_versions_of_the_judges_tools(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    from orchbench.judge.run import run_judge
+    from orchbench.tasks.spec import Env
+    from tests.test_judge import make_task, make_ws
+
+    task = make_task(["smoke"]).model_copy(update={"env": Env(packages=["pytest>=8", "Ruff", "no-such-dist==1"])})
+    v = run_judge(make_ws(tmp_path, task), cache_dir=tmp_path / "cache", unsafe_no_sandbox=not sandbox_available())
+    # Read from the venv's installed distributions (not the spec); a package not installed is left out.
+    assert v.tool_versions == {"pytest": metadata.version("pytest"), "ruff": metadata.version("ruff")}
+    assert v.passed and v.duration_s > 0
