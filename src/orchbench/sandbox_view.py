@@ -65,6 +65,23 @@ def _pth_dirs() -> tuple[Path, ...]:
     return tuple(out)
 
 
+def venv_bases(paths: Iterable[Path]) -> list[Path]:
+    """The base interpreter's prefix of each venv among `paths` (`home` in its pyvenv.cfg): a task's
+    judge venv may be built on a Python installed anywhere, e.g. under a hidden home directory."""
+    out = []
+    for p in paths:
+        try:
+            lines = (p / "pyvenv.cfg").read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            key, _, value = line.partition("=")
+            home = _resolved(value.strip()) if key.strip() == "home" else None
+            if home is not None and not _too_broad(home.parent):
+                out.append(home.parent)
+    return out
+
+
 def _too_broad(path: Path) -> bool:
     never = [*_NEVER, Path.home().resolve()]
     return any(path == n or path in n.parents for n in never)
@@ -147,7 +164,7 @@ def mount_argv(
     rw = [p for p in (_resolved(x) for x in writable) if p is not None]
     ro = [p for p in (_resolved(x) for x in readonly) if p is not None]
     # Needed by any command: the interpreter (the agent's `judge` runs orchbench), PATH's tools.
-    needed = [*interpreter_paths(), PACKAGE_ROOT, *_pth_dirs(), *path_dirs(env)]
+    needed = [*interpreter_paths(), PACKAGE_ROOT, *_pth_dirs(), *path_dirs(env), *venv_bases(ro)]
     ro += [p for p in needed if not any(p == w or w in p.parents for w in rw)]
     binds = [(p, "--ro-bind") for p in dict.fromkeys(ro)] + [(p, "--bind") for p in dict.fromkeys(rw)]
     if not any(cwd == p or p in cwd.parents for p, _ in binds):
