@@ -37,13 +37,14 @@ def _resolved(p: str | Path) -> Path | None:
     return path if path.exists() else None
 
 
-def interpreter_paths() -> list[Path]:
+@lru_cache(maxsize=1)
+def interpreter_paths() -> tuple[Path, ...]:
     """What the running Python needs: its prefixes (venv and base) and the resolved executable's."""
     exe = _resolved(sys.executable) if sys.executable else None
     found: list[str | Path] = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     if exe is not None:
         found += [exe.parent.parent, Path(sys.executable).parent]
-    return [p for p in (_resolved(x) for x in found) if p is not None]
+    return tuple(p for p in (_resolved(x) for x in found) if p is not None)
 
 
 @lru_cache(maxsize=1)
@@ -82,14 +83,24 @@ def venv_bases(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _never() -> tuple[Path, ...]:
+    return (*_NEVER, Path.home().resolve())
+
+
 def _too_broad(path: Path) -> bool:
-    never = [*_NEVER, Path.home().resolve()]
-    return any(path == n or path in n.parents for n in never)
+    return any(path == n or path in n.parents for n in _never())
 
 
-def path_dirs(env: Mapping[str, str]) -> list[Path]:
+def path_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
     """Existing directories on the command's PATH, plus PYENV_ROOT (pyenv shims read it)."""
-    entries = env.get("PATH", "").split(":") + [env.get("PYENV_ROOT", "")]
+    # Resolved once per PATH value; checked again each time (bwrap refuses a missing source).
+    return tuple(p for p in _path_dirs(env.get("PATH", ""), env.get("PYENV_ROOT", "")) if p.is_dir())
+
+
+@lru_cache(maxsize=32)
+def _path_dirs(path_var: str, pyenv_root: str) -> tuple[Path, ...]:
+    entries = path_var.split(":") + [pyenv_root]
     out = []
     for entry in entries:
         if not entry.startswith("/"):
@@ -97,7 +108,7 @@ def path_dirs(env: Mapping[str, str]) -> list[Path]:
         path = _resolved(entry)
         if path is not None and path.is_dir() and not _too_broad(path):
             out.append(path)
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)
