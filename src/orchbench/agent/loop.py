@@ -7,11 +7,10 @@ Solo arms run one of these; an orchestrated arm runs one for the orchestrator wh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from orchbench.agent.recorder import Recorder
-from orchbench.models.base import BadReply, ContextOverflow, InfraError, ModelAPI, ModelResponse
+from orchbench.models.base import BadReply, ContextOverflow, InfraError, ModelAPI
 from orchbench.records import Role, utcnow
 
 Outcome = Literal["done", "blocked", "cap", "overflow"]
@@ -55,9 +54,11 @@ class Agent:
             except ContextOverflow as exc:
                 return LoopResult(f"context overflow: {exc}", self.turn, "overflow", messages)
             except BadReply as exc:  # a reply came (billed) but is unusable: store it, marked
-                self.arrived(exc.response, started, str(exc))
+                self.recorder.arrived(role=self.role, response=exc.response, model=self.model.model,
+                                      started_at=started, parent_turn=self.parent_turn, error=str(exc))
                 raise
-            call = self.arrived(resp, started)  # stored before its tools run: a crash loses no paid call
+            call = self.recorder.arrived(role=self.role, response=resp, model=self.model.model,
+                                         started_at=started, parent_turn=self.parent_turn)
             messages.append({"role": "assistant", "content": resp.content})
             results: list[dict[str, Any]] = []
             error = None
@@ -90,7 +91,3 @@ class Agent:
         if is_error:
             result["is_error"] = True
         return result
-
-    def arrived(self, resp: ModelResponse | None, started: datetime, error: str | None = None) -> int:
-        return self.recorder.arrived(role=self.role, response=resp, model=self.model.model, started_at=started,
-                                     parent_turn=self.parent_turn, error=error)
