@@ -97,10 +97,14 @@ def test_files_only_the_harness_user_can_read_are_hidden(home_dir: Path) -> None
 
 @needs_bwrap
 def test_builtin_task_files_are_not_readable(tmp_path: Path) -> None:
+    """Not through this package, nor through the copy `python -I` imports (an editable install's)."""
     builtin = PACKAGE_ROOT / "orchbench" / "tasks" / "builtin"
     assert any(builtin.glob("*.toml"))
-    r = run_sandboxed(f"ls {builtin}; cat {builtin}/*.toml", cwd=tmp_path)
-    assert "[[reference]]" not in r.stdout and ".toml" not in r.stdout
+    find = "import orchbench, pathlib; print(pathlib.Path(orchbench.__file__).parent / 'tasks' / 'builtin')"
+    isolated = subprocess.run([PY, "-I", "-c", find], capture_output=True, text=True, check=True).stdout.strip()
+    for d in {str(builtin), isolated}:
+        r = run_sandboxed(f"ls {d}; cat {d}/*.toml", cwd=tmp_path)
+        assert "[[reference]]" not in r.stdout and ".toml" not in r.stdout, d
 
 
 def test_agent_judge_context_holds_no_reference(tmp_path: Path) -> None:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding the orchbench package
-_BUILTIN_TASKS = Path(__file__).resolve().parent / "tasks" / "builtin"
 # Binding any of these (or a parent of one) back in would undo the hiding: PATH entries naming them
 # are skipped. The home directory is added at call time.
 _NEVER = (Path("/"), Path("/run"), Path("/var"), Path("/tmp"), Path("/home"), Path("/root"))
@@ -131,6 +130,17 @@ def _unreadable_in_etc() -> tuple[tuple[str, bool], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def _builtin_task_dirs() -> tuple[Path, ...]:
+    """Every copy of the built-in task files a command could reach: this package's, an editable
+    install's checkout, an installed copy in site-packages."""
+    import site
+
+    roots = [PACKAGE_ROOT, *_pth_dirs(), *(Path(p) for p in site.getsitepackages())]
+    found = [_resolved(r / "orchbench" / "tasks" / "builtin") for r in roots]
+    return tuple(dict.fromkeys(p for p in found if p is not None and p.is_dir()))
+
+
 def _system_argv() -> list[str]:
     argv: list[str] = []
     for d in SYSTEM_DIRS:
@@ -145,8 +155,8 @@ def _mask_argv(resolv_target: Path | None) -> list[str]:
     argv: list[str] = []
     for path, is_dir in _unreadable_in_etc():
         argv += ["--tmpfs", path] if is_dir else ["--ro-bind", "/dev/null", path]
-    if _BUILTIN_TASKS.is_dir():
-        argv += ["--tmpfs", str(_BUILTIN_TASKS)]
+    for d in _builtin_task_dirs():
+        argv += ["--tmpfs", str(d)]
     if resolv_target is not None:  # with network on: DNS needs /etc/resolv.conf's target (often in /run)
         argv += ["--ro-bind", str(resolv_target), str(resolv_target)]
     return argv
@@ -176,7 +186,10 @@ def mount_argv(
     ro = [p for p in (_resolved(x) for x in readonly) if p is not None]
     # Needed by any command: the interpreter (the agent's `judge` runs orchbench), PATH's tools.
     needed = [*interpreter_paths(), PACKAGE_ROOT, *_pth_dirs(), *path_dirs(env), *venv_bases(ro)]
-    ro += [p for p in needed if not any(p == w or w in p.parents for w in rw)]
+    # One mount per tree: a PATH entry under /usr or under PYENV_ROOT is visible already.
+    covering = [Path(d) for d in SYSTEM_DIRS if not os.path.islink(d)] + needed
+    ro += [p for p in needed if not any(p == w or w in p.parents for w in rw)
+           and not any(q in p.parents for q in covering)]
     binds = [(p, "--ro-bind") for p in dict.fromkeys(ro)] + [(p, "--bind") for p in dict.fromkeys(rw)]
     if not any(cwd == p or p in cwd.parents for p, _ in binds):
         # The working directory must exist inside: bound when it is a plain directory, empty when
