@@ -155,7 +155,7 @@ def test_force_a_zero_exit_status(tmp_path: Path) -> None:
 def test_write_outside_the_workspace(ws: DirWorkspace, host_dir: Path) -> None:
     target = host_dir / "escaped.txt"
     out = BashTool(ws).run({"command": f"echo x > {target}; echo y > /etc/orchbench-escape; cd ..; touch up.txt"})
-    # Outside the workspace is read-only, or not there at all (the host's directories are hidden).
+    # Each write fails: a host directory is either read-only or not there at all inside the sandbox.
     assert out.text.count("Read-only file system") + out.text.count("No such file or directory") >= 2
     assert not target.exists() and not Path("/etc/orchbench-escape").exists()
     assert not (ws.root.parent / "up.txt").exists()
