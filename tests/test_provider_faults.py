@@ -90,6 +90,8 @@ def test_unusable_anthropic_reply_is_stored_marked_and_ends_as_infra(body: bytes
         assert len(srv.requests) == 1  # a billed reply is not asked for again
     [call] = sink.calls
     assert call.error and "unusable reply" in call.error
+    if call.usage.total == 0:
+        assert USAGE_UNKNOWN in call.error  # billed, amount unknown: never a silent $0
 
 
 @pytest.mark.parametrize("body", OPENAI_FAULTS.values(), ids=OPENAI_FAULTS.keys())

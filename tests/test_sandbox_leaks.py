@@ -97,10 +97,14 @@ def test_files_only_the_harness_user_can_read_are_hidden(home_dir: Path) -> None
 
 @needs_bwrap
 def test_builtin_task_files_are_not_readable(tmp_path: Path) -> None:
+    """Not through this package, nor through the copy `python -I` imports (an editable install's)."""
     builtin = PACKAGE_ROOT / "orchbench" / "tasks" / "builtin"
     assert any(builtin.glob("*.toml"))
-    r = run_sandboxed(f"ls {builtin}; cat {builtin}/*.toml", cwd=tmp_path)
-    assert "[[reference]]" not in r.stdout and ".toml" not in r.stdout
+    find = "import orchbench, pathlib; print(pathlib.Path(orchbench.__file__).parent / 'tasks' / 'builtin')"
+    isolated = subprocess.run([PY, "-I", "-c", find], capture_output=True, text=True, check=True).stdout.strip()
+    for d in {str(builtin), isolated}:
+        r = run_sandboxed(f"ls {d}; cat {d}/*.toml", cwd=tmp_path)
+        assert "[[reference]]" not in r.stdout and ".toml" not in r.stdout, d
 
 
 def test_agent_judge_context_holds_no_reference(tmp_path: Path) -> None:
@@ -137,3 +141,20 @@ def test_interpreter_in_a_venv_under_tmp(tmp_path: Path) -> None:
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, env=env,
                          timeout=120, check=False)
     assert out.stdout.strip() == f"0 {venv}", out.stdout + out.stderr
+
+
+@needs_bwrap
+def test_judge_venv_built_on_a_python_under_a_hidden_home(tmp_path: Path, home_dir: Path) -> None:
+    """A task's venv (bound read-only by the caller) whose base Python lives in a home directory the
+    sandbox otherwise hides: the base is bound too."""
+    real = Path(sys.base_prefix).resolve()
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    base = home_dir / "python"
+    (base / "bin").mkdir(parents=True)
+    shutil.copy2(Path(sys.executable).resolve(), base / "bin" / version)
+    (base / "lib").symlink_to(real / "lib")  # the stdlib, found from the copied binary
+    venv = tmp_path / "judge-venv"
+    subprocess.run([str(base / "bin" / version), "-m", "venv", "--without-pip", str(venv)], check=True)
+    r = run_sandboxed([str(venv / "bin" / "python"), "-c", "import sys; print(sys.prefix)"], cwd=tmp_path,
+                      readonly=[venv])
+    assert r.exit_code == 0 and r.stdout.strip() == str(venv), r.stdout + r.stderr

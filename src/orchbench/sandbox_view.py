@@ -23,7 +23,6 @@ from pathlib import Path
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding the orchbench package
-_BUILTIN_TASKS = Path(__file__).resolve().parent / "tasks" / "builtin"
 # Binding any of these (or a parent of one) back in would undo the hiding: PATH entries naming them
 # are skipped. The home directory is added at call time.
 _NEVER = (Path("/"), Path("/run"), Path("/var"), Path("/tmp"), Path("/home"), Path("/root"))
@@ -37,13 +36,14 @@ def _resolved(p: str | Path) -> Path | None:
     return path if path.exists() else None
 
 
-def interpreter_paths() -> list[Path]:
+@lru_cache(maxsize=1)
+def interpreter_paths() -> tuple[Path, ...]:
     """What the running Python needs: its prefixes (venv and base) and the resolved executable's."""
     exe = _resolved(sys.executable) if sys.executable else None
     found: list[str | Path] = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     if exe is not None:
         found += [exe.parent.parent, Path(sys.executable).parent]
-    return [p for p in (_resolved(x) for x in found) if p is not None]
+    return tuple(p for p in (_resolved(x) for x in found) if p is not None)
 
 
 @lru_cache(maxsize=1)
@@ -65,14 +65,41 @@ def _pth_dirs() -> tuple[Path, ...]:
     return tuple(out)
 
 
+def venv_bases(paths: Iterable[Path]) -> list[Path]:
+    """The base interpreter's prefix of each venv among `paths` (`home` in its pyvenv.cfg): a task's
+    judge venv may be built on a Python installed anywhere, e.g. under a hidden home directory."""
+    out = []
+    for p in paths:
+        try:
+            lines = (p / "pyvenv.cfg").read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            key, _, value = line.partition("=")
+            home = _resolved(value.strip()) if key.strip() == "home" else None
+            if home is not None and not _too_broad(home.parent):
+                out.append(home.parent)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _never() -> tuple[Path, ...]:
+    return (*_NEVER, Path.home().resolve())
+
+
 def _too_broad(path: Path) -> bool:
-    never = [*_NEVER, Path.home().resolve()]
-    return any(path == n or path in n.parents for n in never)
+    return any(path == n or path in n.parents for n in _never())
 
 
-def path_dirs(env: Mapping[str, str]) -> list[Path]:
+def path_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
     """Existing directories on the command's PATH, plus PYENV_ROOT (pyenv shims read it)."""
-    entries = env.get("PATH", "").split(":") + [env.get("PYENV_ROOT", "")]
+    # Resolved once per PATH value; checked again each time (bwrap refuses a missing source).
+    return tuple(p for p in _path_dirs(env.get("PATH", ""), env.get("PYENV_ROOT", "")) if p.is_dir())
+
+
+@lru_cache(maxsize=32)
+def _path_dirs(path_var: str, pyenv_root: str) -> tuple[Path, ...]:
+    entries = path_var.split(":") + [pyenv_root]
     out = []
     for entry in entries:
         if not entry.startswith("/"):
@@ -80,7 +107,7 @@ def path_dirs(env: Mapping[str, str]) -> list[Path]:
         path = _resolved(entry)
         if path is not None and path.is_dir() and not _too_broad(path):
             out.append(path)
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)
@@ -103,6 +130,17 @@ def _unreadable_in_etc() -> tuple[tuple[str, bool], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def _builtin_task_dirs() -> tuple[Path, ...]:
+    """Every copy of the built-in task files a command could reach: this package's, an editable
+    install's checkout, an installed copy in site-packages."""
+    import site
+
+    roots = [PACKAGE_ROOT, *_pth_dirs(), *(Path(p) for p in site.getsitepackages())]
+    found = [_resolved(r / "orchbench" / "tasks" / "builtin") for r in roots]
+    return tuple(dict.fromkeys(p for p in found if p is not None and p.is_dir()))
+
+
 def _system_argv() -> list[str]:
     argv: list[str] = []
     for d in SYSTEM_DIRS:
@@ -117,8 +155,8 @@ def _mask_argv(resolv_target: Path | None) -> list[str]:
     argv: list[str] = []
     for path, is_dir in _unreadable_in_etc():
         argv += ["--tmpfs", path] if is_dir else ["--ro-bind", "/dev/null", path]
-    if _BUILTIN_TASKS.is_dir():
-        argv += ["--tmpfs", str(_BUILTIN_TASKS)]
+    for d in _builtin_task_dirs():
+        argv += ["--tmpfs", str(d)]
     if resolv_target is not None:  # with network on: DNS needs /etc/resolv.conf's target (often in /run)
         argv += ["--ro-bind", str(resolv_target), str(resolv_target)]
     return argv
@@ -147,8 +185,11 @@ def mount_argv(
     rw = [p for p in (_resolved(x) for x in writable) if p is not None]
     ro = [p for p in (_resolved(x) for x in readonly) if p is not None]
     # Needed by any command: the interpreter (the agent's `judge` runs orchbench), PATH's tools.
-    needed = [*interpreter_paths(), PACKAGE_ROOT, *_pth_dirs(), *path_dirs(env)]
-    ro += [p for p in needed if not any(p == w or w in p.parents for w in rw)]
+    needed = [*interpreter_paths(), PACKAGE_ROOT, *_pth_dirs(), *path_dirs(env), *venv_bases(ro)]
+    # One mount per tree: a PATH entry under /usr or under PYENV_ROOT is visible already.
+    covering = [Path(d) for d in SYSTEM_DIRS if not os.path.islink(d)] + needed
+    ro += [p for p in needed if not any(p == w or w in p.parents for w in rw)
+           and not any(q in p.parents for q in covering)]
     binds = [(p, "--ro-bind") for p in dict.fromkeys(ro)] + [(p, "--bind") for p in dict.fromkeys(rw)]
     if not any(cwd == p or p in cwd.parents for p, _ in binds):
         # The working directory must exist inside: bound when it is a plain directory, empty when

@@ -34,7 +34,7 @@ class BadReply(InfraError):
 
     def __init__(self, message: str, response: ModelResponse | None = None) -> None:
         super().__init__(message)
-        self.response = response
+        self.response = response if response is not None else ModelResponse(usage_known=False)
 
 
 class ContextOverflow(Exception):
