@@ -288,8 +288,8 @@ def _builtin(name: str) -> RateCard:
 
 
 def as_rate_card(card: RateCard | str | Path | None) -> RateCard:
-    """`card` itself if it is one, else the card it names (None: "current")."""
-    return card if isinstance(card, RateCard) else load_rate_card(card)
+    """`card` itself if it is one (or anything with its `cost`), else the card it names (None: "current")."""
+    return card if card is not None and not isinstance(card, (str, Path)) else load_rate_card(card)
 
 
 def load_rate_card(spec: str | Path | None = None) -> RateCard:
