@@ -69,7 +69,7 @@ def main() -> None:
         args.out.write_text(
             "# bench_analyze_cold: a fresh `orchbench analyze` vs a fresh parse of its input\n\n"
             "What a user waits for: both sides are whole processes (start-up, imports, reading the files),\n"
-            "run in turn; scipy.stats, matplotlib and the pydantic records are imported only when needed.\n\n"
+            "run in turn. scipy.stats (the exact tests of small samples) and matplotlib are imported only when needed.\n\n"
             + "".join(f"- {x}\n" for x in lines)
             + f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"load average {load}; {when}.\n"

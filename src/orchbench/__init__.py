@@ -35,11 +35,11 @@ _EXPORTS: dict[str, str] = {
     "analyze": "orchbench.analysis.summary", "Analysis": "orchbench.analysis.summary",
     "load_items": "orchbench.simulate.whatif",
     "run_simulation": "orchbench.simulate.run", "Simulation": "orchbench.simulate.run",
-    "load_rate_card": "orchbench.pricing", "RateCard": "orchbench.pricing", "UnknownModel": "orchbench.pricing",
+    "load_rate_card": "orchbench.pricing", "RateCard": "orchbench.pricing",
     **{name: "orchbench.records" for name in ("Trial", "Call", "Usage", "Verdict", "Experiment")},
     **{name: "orchbench.errors" for name in (
         "OrchbenchError", "UserError", "BadArgument", "ConflictingSources", "ExperimentNotFound",
-        "NoReferenceSolution", "RateCardError", "NotRepriceable",
+        "NoReferenceSolution", "RateCardError", "UnknownModel", "NotRepriceable",
         "StoreError", "StoreNotFound", "NotAStore", "StoreTooNew", "StoreReadOnly")},
 }
 
@@ -84,10 +84,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         StoreNotFound,
         StoreReadOnly,
         StoreTooNew,
+        UnknownModel,
         UserError,
     )
     from orchbench.paperformat import read_paper_files
-    from orchbench.pricing import RateCard, UnknownModel, load_rate_card
+    from orchbench.pricing import RateCard, load_rate_card
     from orchbench.records import Call, Experiment, Trial, Usage, Verdict
     from orchbench.runner.batch import run_batch
     from orchbench.runner.experiment import load_experiment

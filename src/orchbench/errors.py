@@ -7,7 +7,7 @@
     │   ├── NoReferenceSolution     the oracle arm on a task without a reference solution
     │   ├── ExperimentNotFound      no experiment file at that path
     │   ├── RateCardError           a rate card cannot be loaded or cannot price a model
-    │   │   ├── UnknownModel        (orchbench.pricing) no price for a model
+    │   │   ├── UnknownModel        no price for a model
     │   │   └── NotRepriceable      stored trials lack what re-pricing needs
     │   └── StoreError              a results store cannot be used (.path)
     │       ├── StoreNotFound       no such store (read-only open)
@@ -63,6 +63,10 @@ class ExperimentNotFound(UserError):
 
 class RateCardError(UserError):
     """A rate card cannot be loaded, or cannot price a model."""
+
+
+class UnknownModel(RateCardError):
+    """A model the rate card cannot price."""
 
 
 class NotRepriceable(RateCardError):

@@ -8,8 +8,8 @@ Rules (checked once, by `check_line`, for both readers: records here and numpy c
 `orchbench.analysis.paperscan`):
 - required keys: arm, task (non-empty strings), success (bool), wall_sec (number >= 0),
   iterations (int >= 0); everything else is optional.
-- the first model of usage_by_role is the orchestrator (or the solo model), the second the executor;
-  more than two is an error. input_tokens and output_tokens are required per model, the cache
+- one model in usage_by_role is a solo agent (role "solo"); with two, the first is the orchestrator,
+  the second the executor; more than two is an error. input_tokens and output_tokens are required per model, the cache
   counts default to 0.
 - status: success -> "success"; else 0 iterations -> "infra_error" (an API failure, kept with its
   error text but never counted); else blocked -> "blocked"; else "failure".

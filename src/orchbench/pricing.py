@@ -30,7 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchbench.errors import RateCardError
+from orchbench.errors import RateCardError, UnknownModel
 from orchbench.records import Call, Usage
 from orchbench.tomlfile import read_toml
 
@@ -41,10 +41,6 @@ _LOCAL_PREFIXES = ("ollama/", "local/", "lmstudio/", "llamacpp/", "llama.cpp/")
 _DATE_SUFFIX = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2}|-latest)$")
 # ollama-style "name:tag" (qwen3.5:9b); a purely numeric tag is a cloud version (bedrock "...-v1:0").
 _OLLAMA_TAG = re.compile(r"^[\w.\-]+:(?!\d+$)[\w.\-]+$")
-
-
-class UnknownModel(RateCardError):
-    """A model the rate card cannot price."""
 
 
 @dataclass(frozen=True)
@@ -292,8 +288,8 @@ def _builtin(name: str) -> RateCard:
 
 
 def as_rate_card(card: RateCard | str | Path | None) -> RateCard:
-    """`card` itself if it is one, else the card it names (None: "current")."""
-    return card if isinstance(card, RateCard) else load_rate_card(card)
+    """`card` itself if it is one (or anything with its `cost`), else the card it names (None: "current")."""
+    return card if card is not None and not isinstance(card, (str, Path)) else load_rate_card(card)
 
 
 def load_rate_card(spec: str | Path | None = None) -> RateCard:

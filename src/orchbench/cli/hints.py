@@ -21,7 +21,7 @@ ADVICE: tuple[tuple[type[e.UserError], str], ...] = (
     (e.ConflictingSources, "pass either --db PATH or --results DIR|FILE..."),
     (e.ExperimentNotFound, "give a TOML file or --preset paper"),
     (e.NotRepriceable, "drop --rate-card to use the recorded costs"),
-    (e.RateCardError, "pass --rate-card with 'current', 'paper-2026-06' or a TOML card (see docs/store.md)"),
+    (e.UnknownModel, "pass --rate-card FILE with that card"),
 )
 
 
