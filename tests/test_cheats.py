@@ -299,6 +299,7 @@ def _forged(item, when, log=True, **kw):
 
 vars(_runner)["call_and_report"] = _forged
 """
+MODULE_SETATTR = MODULE_FUNCTION.replace('vars(_runner)["call_and_report"] = _forged', "_runner.call_and_report = _forged")
 
 FAKE_SUMMARY_EXIT = """\
 import atexit
@@ -316,8 +317,9 @@ atexit.register(_last_word)
 """
 
 
-@pytest.mark.parametrize("module", [RUNTEST_BY_NAME, DICT_STORE, MODULE_FUNCTION],
-                         ids=["runtest-setattr-by-name", "class-dict-through-gc", "module-function-dict-store"])
+@pytest.mark.parametrize("module", [RUNTEST_BY_NAME, DICT_STORE, MODULE_FUNCTION, MODULE_SETATTR],
+                         ids=["runtest-setattr-by-name", "class-dict-through-gc", "module-function-dict-store",
+                              "module-function-setattr"])
 def test_code_under_test_patches_pytest(tmp_path: Path, module: str) -> None:
     ws = pytest_ws(tmp_path, rules=NO_STATIC)  # the runtime guard alone
     plant(ws, "pkg/_compat.py", module)

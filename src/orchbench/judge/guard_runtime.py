@@ -13,7 +13,8 @@ It runs before any code under test is imported and does three things:
 
 CPython raises no audit event for class attribute stores (`Function.runtest = f`), so they cannot be
 refused; they are undone and reported. What in-process code can still do is in docs/judge.md.
-Standard library only: this file runs under the task's interpreter.
+Standard library only: this file runs under the task's interpreter. PYTEST_DONT_REWRITE: it is
+imported before pytest starts, so pytest must not try (and warn, an error under -W error) to rewrite it.
 """
 
 from __future__ import annotations
