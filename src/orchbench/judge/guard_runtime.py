@@ -44,17 +44,24 @@ def _write(rec: dict[str, Any]) -> None:
     _out.write(json.dumps(rec) + "\n")
 
 
+_INSIDE: dict[str, str | None] = {}  # co_filename -> workspace-relative path, or None if outside
+
+
+def _inside(filename: str) -> str | None:
+    if filename not in _INSIDE:
+        real = os.path.realpath(filename)  # relative names are relative to cwd, the workspace
+        inside = not filename.startswith("<") and real.startswith(_ROOT)  # <frozen runpy>, <string>
+        _INSIDE[filename] = real[len(_ROOT):] if inside else None
+    return _INSIDE[filename]
+
+
 def _from_workspace() -> str | None:
     """The workspace file of the innermost frame on the stack that lives under the workspace."""
     f: Any = sys._getframe(2)
     while f is not None:
-        name = f.f_code.co_filename
-        if name.startswith("<"):  # <frozen runpy>, <string>: a compiled string or frozen module
-            f = f.f_back
-            continue
-        name = os.path.realpath(name)  # relative names are relative to cwd, the workspace
-        if name.startswith(_ROOT):
-            return name[len(_ROOT):]
+        who = _inside(f.f_code.co_filename)
+        if who is not None:
+            return who
         f = f.f_back
     return None
 
