@@ -31,7 +31,7 @@ _ROOT = os.path.realpath(os.environ.get("ORCHBENCH_GUARD_ROOT", "/nonexistent"))
 _out: Any = None
 _snapshot: dict[tuple[str, str, str], Any] = {}
 _tampered: list[str] = []
-_is_worker = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+_is_worker = False  # an xdist worker: its reports reach the controller, which records them
 
 
 def _write(rec: dict[str, Any]) -> None:
@@ -197,6 +197,8 @@ def _install_unittest() -> None:
 # --- pytest (loaded as a plugin through PYTEST_PLUGINS) -------------------------------------------
 
 def pytest_configure(config: Any) -> None:
+    global _is_worker
+    _is_worker = hasattr(config, "workerinput")  # set by xdist before configure, unlike its env var
     protect()
     _write({"kind": "runner", "runner": "pytest", "worker": _is_worker})
 
