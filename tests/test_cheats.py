@@ -327,6 +327,8 @@ def test_code_under_test_patches_pytest(tmp_path: Path, module: str) -> None:
     v = judge(ws, tmp_path)
     assert not v.passed
     assert any(r.startswith("runner-tampered: pytest: _pytest.") for r in v.failure_reasons), v.failure_reasons
+    # Refused or undone before the first test ran: the broken code's tests really ran, and failed.
+    assert any(r.startswith("command-failed: pytest") for r in v.failure_reasons), v.failure_reasons
 
 
 def test_code_under_test_patches_pytest_static_rule(tmp_path: Path) -> None:
