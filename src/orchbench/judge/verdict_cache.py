@@ -19,7 +19,7 @@ from typing import Any
 from orchbench.judge.tree import tree_hash
 from orchbench.records import Verdict
 
-JUDGE_VERSION = "1"  # bump when a change in the judge could change a verdict
+JUDGE_VERSION = "2"  # bump when a change in the judge could change a verdict
 
 
 def default_dir() -> Path:
