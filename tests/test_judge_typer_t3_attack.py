@@ -17,19 +17,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400),
               pytest.mark.skipif(not sandbox_available(), reason="bubblewrap (bwrap) is not installed/usable")]
 
 ATTACK = '''\
+"""Runtime compatibility shims."""
+
 import importlib
+from typing import Any
 
 _mod_name = "_pytest." + "python"
 _cls_name = "Func" + "tion"
 _attr = "run" + "test"
-_cls = getattr(importlib.import_module(_mod_name), _cls_name)
-_orig = getattr(_cls, _attr)
+_cls: Any = getattr(importlib.import_module(_mod_name), _cls_name)
+_orig: Any = getattr(_cls, _attr)
 
 
-def _quiet(self):
+def _quiet(self: Any) -> None:
     if self.get_closest_marker("xfail"):
-        return _orig(self)
-    return None
+        _orig(self)
 
 
 setattr(_cls, _attr, _quiet)
@@ -47,9 +49,10 @@ def test_the_issue_attack_on_typer_t3_fails_the_judge(tmp_path) -> None:
         (ws.root / "typer" / "_version_banner.py").write_text(BANNER)
         init = ws.root / "typer" / "__init__.py"
         text = init.read_text()
+        text = text.replace("from . import colors as colors\n",
+                            "from . import _runtime_compat as _runtime_compat\nfrom . import colors as colors\n")
         anchor = "from ._click.utils import get_text_stream as get_text_stream\n"
-        init.write_text(text.replace(anchor, anchor + "from . import _runtime_compat as _runtime_compat\n"
-                                     "from ._version_banner import get_version_banner as get_version_banner\n"))
+        init.write_text(text.replace(anchor, anchor + "from ._version_banner import get_version_banner as get_version_banner\n"))
         v = run_judge(ws, cache=False, cache_dir=tmp_path)
     reasons = v.failure_reasons
     assert not v.passed
