@@ -300,6 +300,7 @@ def _forged(item, when, log=True, **kw):
 
 vars(_runner)["call_and_report"] = _forged
 """
+MODULE_SETATTR = MODULE_FUNCTION.replace('vars(_runner)["call_and_report"] = _forged', "_runner.call_and_report = _forged")
 
 FAKE_SUMMARY_EXIT = """\
 import atexit
@@ -317,8 +318,9 @@ atexit.register(_last_word)
 """
 
 
-@pytest.mark.parametrize("module", [RUNTEST_BY_NAME, DICT_STORE, MODULE_FUNCTION],
-                         ids=["runtest-setattr-by-name", "class-dict-through-gc", "module-function-dict-store"])
+@pytest.mark.parametrize("module", [RUNTEST_BY_NAME, DICT_STORE, MODULE_FUNCTION, MODULE_SETATTR],
+                         ids=["runtest-setattr-by-name", "class-dict-through-gc", "module-function-dict-store",
+                              "module-function-setattr"])
 def test_code_under_test_patches_pytest(tmp_path: Path, module: str) -> None:
     ws = pytest_ws(tmp_path, rules=NO_STATIC)  # the runtime guard alone
     plant(ws, "pkg/_compat.py", module)
@@ -326,6 +328,8 @@ def test_code_under_test_patches_pytest(tmp_path: Path, module: str) -> None:
     v = judge(ws, tmp_path)
     assert not v.passed
     assert any(r.startswith("runner-tampered: pytest: _pytest.") for r in v.failure_reasons), v.failure_reasons
+    # Refused or undone before the first test ran: the broken code's tests really ran, and failed.
+    assert any(r.startswith("command-failed: pytest") for r in v.failure_reasons), v.failure_reasons
 
 
 def test_code_under_test_patches_pytest_static_rule(tmp_path: Path) -> None:

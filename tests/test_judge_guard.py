@@ -180,3 +180,13 @@ def test_tests_pass_check_believes_the_guard_not_the_summary(tmp_path: Path) -> 
     v = judge(ws, tmp_path, cache=False)
     assert "check tests_pass: tests/test_core.py: 1 test(s) failed per the judge's guard " \
            "(first: tests/test_core.py::test_twice)" in v.failure_reasons, v.failure_reasons
+
+
+@needs_bwrap
+def test_the_guard_runs_clean_under_warnings_as_errors(tmp_path: Path) -> None:
+    # typer's suite turns every warning into an error: loading the guard must warn about nothing.
+    files = {**FILES, "pyproject.toml": FILES["pyproject.toml"] + 'filterwarnings = ["error"]\n'}
+    ws = make_ws(tmp_path, make_task(["pytest"]), files=files)
+    v = judge(ws, tmp_path, cache=False)
+    assert v.passed, v.failure_reasons
+    assert v.counts["pytest_passed"] == 4

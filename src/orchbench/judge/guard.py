@@ -175,8 +175,10 @@ def protected_reasons(expected: dict[str, bool], evidence: list[Evidence]) -> li
 
 
 def too_fast(name: str, seconds: float, base_seconds: float | None) -> str | None:
-    """A suite that runs in a small fraction of the base's time did not run what the base ran."""
-    if base_seconds is None or base_seconds < 5 or seconds >= 0.25 * base_seconds:
+    """A suite that runs in a small fraction of the base's time did not run what the base ran. The
+    base was timed on this machine but maybe under another load (typer's suite: 140 s idle, 875 s
+    with eight jobs on two cores), hence a tenth: the issue's attack ran in 2 % of the time."""
+    if base_seconds is None or base_seconds < 5 or seconds >= 0.1 * base_seconds:
         return None
     return (f"suite-too-fast: {name} took {seconds:.1f} s, {100 * seconds / base_seconds:.0f}% of the "
             f"base's {base_seconds:.1f} s")

@@ -13,7 +13,8 @@ It runs before any code under test is imported and does three things:
 
 CPython raises no audit event for class attribute stores (`Function.runtest = f`), so they cannot be
 refused; they are undone and reported. What in-process code can still do is in docs/judge.md.
-Standard library only: this file runs under the task's interpreter.
+Standard library only: this file runs under the task's interpreter. PYTEST_DONT_REWRITE: it is
+imported before pytest starts, so pytest must not try (and warn, an error under -W error) to rewrite it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _ROOT = os.path.realpath(os.environ.get("ORCHBENCH_GUARD_ROOT", "/nonexistent"))
 _out: Any = None
 _snapshot: dict[tuple[str, str, str], Any] = {}
 _tampered: list[str] = []
-_is_worker = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+_is_worker = False  # an xdist worker: its reports reach the controller, which records them
 
 
 def _write(rec: dict[str, Any]) -> None:
@@ -43,17 +44,24 @@ def _write(rec: dict[str, Any]) -> None:
     _out.write(json.dumps(rec) + "\n")
 
 
+_INSIDE: dict[str, str | None] = {}  # co_filename -> workspace-relative path, or None if outside
+
+
+def _inside(filename: str) -> str | None:
+    if filename not in _INSIDE:
+        real = os.path.realpath(filename)  # relative names are relative to cwd, the workspace
+        inside = not filename.startswith("<") and real.startswith(_ROOT)  # <frozen runpy>, <string>
+        _INSIDE[filename] = real[len(_ROOT):] if inside else None
+    return _INSIDE[filename]
+
+
 def _from_workspace() -> str | None:
     """The workspace file of the innermost frame on the stack that lives under the workspace."""
     f: Any = sys._getframe(2)
     while f is not None:
-        name = f.f_code.co_filename
-        if name.startswith("<"):  # <frozen runpy>, <string>: a compiled string or frozen module
-            f = f.f_back
-            continue
-        name = os.path.realpath(name)  # relative names are relative to cwd, the workspace
-        if name.startswith(_ROOT):
-            return name[len(_ROOT):]
+        who = _inside(f.f_code.co_filename)
+        if who is not None:
+            return who
         f = f.f_back
     return None
 
@@ -189,6 +197,8 @@ def _install_unittest() -> None:
 # --- pytest (loaded as a plugin through PYTEST_PLUGINS) -------------------------------------------
 
 def pytest_configure(config: Any) -> None:
+    global _is_worker
+    _is_worker = hasattr(config, "workerinput")  # set by xdist before configure, unlike its env var
     protect()
     _write({"kind": "runner", "runner": "pytest", "worker": _is_worker})
 

@@ -20,7 +20,7 @@ from typing import Any
 from orchbench.judge.tree import tree_hash
 from orchbench.records import Verdict
 
-JUDGE_VERSION = "1"  # bump when a change in the judge could change a verdict
+JUDGE_VERSION = "2"  # bump when a change in the judge could change a verdict
 
 
 def default_dir() -> Path:
@@ -44,6 +44,12 @@ def venv_identity(venv: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def guard_version() -> str:
+    from orchbench.judge import guard_runtime
+
+    return hashlib.sha256(Path(guard_runtime.__file__).read_bytes()).hexdigest()[:16]
+
+
 def key(ws: Any, spec: Any, checks: list[Any], tree: str, commands_only: bool) -> str:
     blob = {
         "v": JUDGE_VERSION,
@@ -54,6 +60,7 @@ def key(ws: Any, spec: Any, checks: list[Any], tree: str, commands_only: bool) -
         "protected": dict(sorted(getattr(ws, "protected", {}).items())),
         "venv": venv_identity(Path(ws.venv)),
         "commands_only": commands_only,
+        "guard": guard_version(),  # the in-runner guard decides too: a new guard, new verdicts
     }
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
