@@ -89,7 +89,7 @@ def _finish(trial: Trial, update: dict[str, Any], recorder: WireRecorder, store:
             notes: list[str]) -> Trial:
     notes = [*notes, *update.pop("add_notes", [])]  # flags the judged outcome may carry (BLOCKED)
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
-                                    "iterations": sum(1 for c in recorder.calls if c.role == "orchestrator"),
+                                    "iterations": sum(1 for c in recorder.calls if c.role in ("solo", "orchestrator")),
                                     "notes": notes}).with_calls(recorder.calls)
     return store.finish_trial(done) if store is not None else done
 
