@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,14 +59,15 @@ def run_external(task: Any, arm: Any, *, store: Any = None, experiment: str = "a
                  rate_card: Any = None, env: Mapping[str, str] | None = None) -> Trial:
     """Like `runner.trial.run_trial` for an ExternalArm: stored as running, then its outcome (infra
     failures and interrupts included), usage and cost re-derived from the stored calls."""
-    from orchbench.runner.trial import UNSAFE_NOTE, check_ready, new_trial_id
+    from orchbench.runner.trial import UNSAFE_NOTE, check_ready
 
     assert isinstance(arm, ExternalArm)
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env)
     agent = require(arm.agent) if arm.agent else None
     notes = [f"agent {agent.label}" if agent else f"agent command {arm.command[0]}",
              *([UNSAFE_NOTE] if unsafe_no_sandbox else [])]
-    trial = Trial(id=trial_id or new_trial_id(arm.name, task.name), experiment=experiment, arm=arm.name,
+    trial_id = trial_id or f"{experiment}-{arm.name}-{task.name}-{attempt}-{uuid.uuid4().hex[:8]}"
+    trial = Trial(id=trial_id, experiment=experiment, arm=arm.name,
                   task=task.name, attempt=attempt, status="running", started_at=utcnow(),
                   models={role: cfg.model for role, cfg in arm.models()},  # type: ignore[misc]
                   notes=notes)
