@@ -66,7 +66,7 @@ def test_inside_the_sandbox_the_agent_reaches_the_proxy_and_nothing_else(tmp_pat
     assert seen["other_loopback_port"] is False and seen["outside"] is False
     assert HOST_KEY not in json.dumps(seen["env"]) and set(seen["env"]) == {"ANTHROPIC_API_KEY"}
     assert server.requests[0].headers["x-api-key"] == HOST_KEY  # added by the proxy, outside
-    assert trial.usage == {arm.role_map()["claude-opus-4-7"]: server.billed[0]}
+    assert trial.usage == {"orchestrator": server.billed[0]}
 
 
 @needs_sandbox
@@ -93,10 +93,6 @@ def test_external_arm_files_parse_and_presets_merge(tmp_path: Path) -> None:
                     'executor = { provider = "anthropic", model = "claude-sonnet-4-5" }\n')
     arm = load_arm(path)
     assert isinstance(arm, ExternalArm) and arm.name == "mine" and arm.agent == "claude-code"
-    bad = tmp_path / "bad-role.toml"
-    bad.write_text(path.read_text() + 'roles = { "claude-x" = "boss" }\n')
-    with pytest.raises(UserError, match="role 'boss' is not one of"):
-        load_arm(bad)
     assert arm.role_map() == {"claude-opus-4-7": "orchestrator", "claude-sonnet-4-5": "executor"}
     assert arm.env["CLAUDE_CODE_SUBAGENT_MODEL"] == "{executor}"
     for name in ("claude-code", "claude-code-haiku", "mini-swe-agent"):

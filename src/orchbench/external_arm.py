@@ -16,11 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, ValidationError, field_validator
+from pydantic import Field, PositiveInt, ValidationError
 
 from orchbench.arms import Arm, _merge
 from orchbench.errors import UserError
-from orchbench.records import ROLES
 from orchbench.tomlfile import explain, read_toml
 
 Answer = Literal["stdout", "claude-json", "mini-trajectory"]
@@ -38,26 +37,16 @@ class ExternalArm(Arm):
     env: dict[str, str] = Field(default_factory=dict)
     api: Literal["anthropic", "openai"] = "anthropic"
     # model -> role, beyond the orchestrator and executor models (e.g. a helper model of the agent).
-    roles: dict[str, str] = Field(default_factory=dict)
+    roles: dict[str, Literal["orchestrator", "executor"]] = Field(default_factory=dict)
     delegating_tools: list[str] = Field(default_factory=lambda: ["Agent", "Task"])
     answer: Answer = "stdout"
     timeout_s: PositiveInt = 3600
     memory_mb: PositiveInt = 32768  # address space: Node and Bun reserve far more than they use
     caching: str = "none"  # the agent decides its own caching; recorded as it happened
 
-    @field_validator("roles")
-    @classmethod
-    def _known_roles(cls, roles: dict[str, str]) -> dict[str, str]:
-        for model, role in roles.items():
-            if role not in ROLES:
-                raise ValueError(f"model {model!r}: role {role!r} is not one of {', '.join(ROLES)}")
-        return roles
-
     def role_map(self) -> dict[str, str]:
         out: dict[str, str] = dict(self.roles)
-        # One model alone plays the solo role where the records know it, as built-in solo arms do.
-        alone = self.executor is None and "solo" in ROLES
-        out[self.orchestrator.model] = "solo" if alone else "orchestrator"
+        out[self.orchestrator.model] = "orchestrator"
         if self.executor is not None:
             out[self.executor.model] = "executor"
         return out

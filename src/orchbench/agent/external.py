@@ -14,7 +14,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,15 +58,14 @@ def run_external(task: Any, arm: Any, *, store: Any = None, experiment: str = "a
                  rate_card: Any = None, env: Mapping[str, str] | None = None) -> Trial:
     """Like `runner.trial.run_trial` for an ExternalArm: stored as running, then its outcome (infra
     failures and interrupts included), usage and cost re-derived from the stored calls."""
-    from orchbench.runner.trial import UNSAFE_NOTE, check_ready
+    from orchbench.runner.trial import UNSAFE_NOTE, check_ready, new_trial_id
 
     assert isinstance(arm, ExternalArm)
     card = check_ready(task, arm, unsafe_no_sandbox=unsafe_no_sandbox, rate_card=rate_card, env=env)
     agent = require(arm.agent) if arm.agent else None
     notes = [f"agent {agent.label}" if agent else f"agent command {arm.command[0]}",
              *([UNSAFE_NOTE] if unsafe_no_sandbox else [])]
-    trial_id = trial_id or f"{experiment}-{arm.name}-{task.name}-{attempt}-{uuid.uuid4().hex[:8]}"
-    trial = Trial(id=trial_id, experiment=experiment, arm=arm.name,
+    trial = Trial(id=trial_id or new_trial_id(arm.name, task.name), experiment=experiment, arm=arm.name,
                   task=task.name, attempt=attempt, status="running", started_at=utcnow(),
                   models={role: cfg.model for role, cfg in arm.models()},  # type: ignore[misc]
                   notes=notes)
@@ -91,7 +89,7 @@ def _finish(trial: Trial, update: dict[str, Any], recorder: WireRecorder, store:
             notes: list[str]) -> Trial:
     notes = [*notes, *update.pop("add_notes", [])]  # flags the judged outcome may carry (BLOCKED)
     done = trial.model_copy(update={**update, "wall_s": time.perf_counter() - t0, "ended_at": utcnow(),
-                                    "iterations": sum(1 for c in recorder.calls if c.role in ("solo", "orchestrator")),
+                                    "iterations": sum(1 for c in recorder.calls if c.role == "orchestrator"),
                                     "notes": notes}).with_calls(recorder.calls)
     return store.finish_trial(done) if store is not None else done
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from orchbench.agent.recorder import DELEGATING_TOOLS, Pricer, Recorder
 from orchbench.models.base import ModelResponse
 from orchbench.proxy.wire import Reading, Request
-from orchbench.records import ROLES, Call, Role, Usage
+from orchbench.records import Call, Role, Usage
 
 
 class ResultSink(Protocol):
@@ -99,7 +99,7 @@ class WireRecorder:
 
     def role_of(self, model: str) -> Role:
         role = self.roles.get(model, "unknown")
-        return role if role in ROLES else "unknown"  # type: ignore[return-value]
+        return role if role in ("orchestrator", "executor") else "unknown"  # type: ignore[return-value]
 
     def record(self, request: Request, reading: Reading, *, started_at: datetime, latency_s: float) -> Call:
         self._attach_results(request.tool_results)
