@@ -34,7 +34,7 @@ def test_claude_code_haiku_solves_typer_t3_and_show_nests_the_sub_agent(
                                   "--base-url", server.root_url, "--db", str(db)], capsys)
     assert code == 0, out + err
     assert " success " in out, out
-    trial_id = re.search(r"^(claude-code-haiku-typer-T3-\w+)", out, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    trial_id = re.search(r"^(\S*claude-code-haiku-typer-T3-\S+)", out, re.MULTILINE).group(1)  # type: ignore[union-attr]
     with Store(db, readonly=True) as store:
         calls = store.calls(trial_id)
     assert [c.usage for c in calls] == server.billed

@@ -103,13 +103,23 @@ def install(name: str, *, log: Any = print) -> Installed:
     return Installed(name, r.version, root, _bin_dir(r, root))
 
 
+def _uv() -> str | None:
+    """uv from the `uv` package of our environment (it is a dev dependency), else from PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
 def _commands(r: Recipe, root: Path) -> list[list[str]]:
     if r.npm:
         if not shutil.which("npm"):
             raise UserError(f"{r.name} installs with npm, which is not on PATH: install Node.js and npm")
         return [["npm", "install", "--prefix", str(root), "--no-audit", "--no-fund", "--no-save",
                  f"{r.npm}@{r.version}"]]
-    uv = shutil.which("uv")
+    uv = _uv()
     if uv is None:
         raise UserError(f"{r.name} installs with uv, which is not on PATH: `pip install uv`")
     venv = root / "venv"

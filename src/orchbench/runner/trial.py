@@ -45,6 +45,10 @@ def check_ready(task: Task, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_c
                 env: Mapping[str, str] | None = None, check_key: bool = True) -> RateCard:
     """Raise UserError for anything that would make the trial fail before it starts; return the card."""
     configs = [cfg for _, cfg in arm.models()]
+    if getattr(arm, "agent", None):  # an external arm's agent must be installed (`orchbench agents install`)
+        from orchbench.agent.install import require
+
+        require(arm.agent)  # type: ignore[attr-defined]
     if check_key:
         check_keys(configs, env)
     if not unsafe_no_sandbox:
