@@ -135,7 +135,8 @@ def main() -> None:
     lines = [f"# Batch over a suite ({args.suite.name}): oracle + two scripted arms, killed and resumed", "",
              f"- killed (SIGKILL) after {killed_at} finished trials, {t1 - t0:.0f} s",
              f"- resumed: {resumed.stdout.strip()} in {t2 - t1:.0f} s", f"- load: {os.getloadavg()}",
-             f"- trials finished: {_finished(args.db)}", "", "```", shown.stdout.rstrip(), "```", ""]
+             f"- trials finished: {_finished(args.db)}", "", "```",
+             shown.stdout.rstrip().replace(str(heat.parent) + "/", ""), "```", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
