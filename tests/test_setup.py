@@ -18,6 +18,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
+# the interpreter this venv was made from (sys.executable is the venv's own)
+BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 # what setup.sh needs from a checkout: itself, the lock, and the package with its metadata
 CHECKOUT = ["setup.sh", "requirements.lock", "pyproject.toml", "README.md", "src"]
 
@@ -63,24 +65,27 @@ def pep668_python(tmp: Path) -> Path:
     prefix = tmp / "system"
     (prefix / "bin").mkdir(parents=True)
     # a copy, not a link: Python finds its prefix from where the binary really is
-    shutil.copy2(os.path.realpath(sys._base_executable), prefix / "bin" / "python3")
+    shutil.copy2(os.path.realpath(BASE_PYTHON), prefix / "bin" / "python3")
     stdlib = Path(sysconfig.get_path("stdlib"))
     lib = prefix / "lib" / stdlib.name
     lib.mkdir(parents=True)
     for entry in stdlib.iterdir():
         if entry.name != "site-packages":
             (lib / entry.name).symlink_to(entry)
-    (lib / "site-packages").mkdir()
+    python = prefix / "bin" / "python3"
+    (lib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=this Python is managed by the system\n")
     wheels = [*(stdlib / "ensurepip" / "_bundled").glob("pip-*.whl"), *Path("/usr/share/python-wheels").glob("pip-*.whl")]
     if not wheels:
         pytest.skip("no pip wheel bundled with this Python to build an externally managed copy of it")
-    zipfile.ZipFile(wheels[0]).extractall(lib / "site-packages")
-    (lib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=this Python is managed by the system\n")
-    return prefix / "bin" / "python3"
+    site = subprocess.run([python, "-I", "-c", "import site; print(site.getsitepackages()[0])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    zipfile.ZipFile(wheels[0]).extractall(site)
+    return python
 
 
 def tools(tmp: Path) -> list[str]:
     """A PATH entry holding uv alone (when this machine has it), so nothing else leaks in beside it."""
+    uv: str | None
     try:
         from uv import find_uv_bin
 
@@ -119,6 +124,12 @@ def assert_set_up(root: Path, venv: Path, env: dict[str, str]) -> None:
     assert "Cells (success-only medians" in shown.stdout and "Mann-Whitney" in shown.stdout
 
 
+def installed_outside_a_venv(python: Path | str, env: dict[str, str], cwd: Path) -> bool:
+    """Whether orchbench landed in the system Python's own site-packages (it must not)."""
+    probe = "import importlib.util; print(importlib.util.find_spec('orchbench') is not None)"
+    return run([str(python), "-I", "-c", probe], cwd, env, 120).stdout.strip() != "False"
+
+
 def system_python() -> str:
     found = shutil.which("python3", path="/usr/bin")
     stdlib = subprocess.run([found, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
@@ -137,8 +148,7 @@ def test_setup_on_the_debian_system_python(tmp_path):
     proc = run(["./setup.sh"], root, env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_set_up(root, root / ".venv", env)
-    probe = "import importlib.util; print(importlib.util.find_spec('orchbench'))"
-    assert run([python, "-I", "-c", probe], tmp_path, env, 120).stdout.strip() == "None"  # the system stays clean
+    assert not installed_outside_a_venv(python, env, tmp_path)
 
 
 @pytest.mark.slow
@@ -147,20 +157,18 @@ def test_setup_on_a_pep668_python_with_uv(tmp_path):
     root = checkout(tmp_path)
     env = clean_env([str(python.parent), *tools(tmp_path), "/usr/bin", "/bin"])
     assert refuses_installs(python, env, root)  # the precondition: this Python is externally managed
-    site = python.parent.parent / "lib" / Path(sysconfig.get_path("stdlib")).name / "site-packages"
-    before = sorted(os.listdir(site))
     proc = run(["./setup.sh"], root, env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "next: .venv/bin/orchbench reproduce" in proc.stderr.lower()
     assert_set_up(root, root / ".venv", env)
-    assert sorted(os.listdir(site)) == before
+    assert not installed_outside_a_venv(python, env, tmp_path)
 
 
 @pytest.mark.slow
 def test_setup_installs_into_the_active_venv(tmp_path):
     root = checkout(tmp_path)
     venv = tmp_path / "active"
-    subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True, capture_output=True)
     env = clean_env([str(venv / "bin"), *tools(tmp_path), "/usr/bin", "/bin"], VIRTUAL_ENV=str(venv))
     proc = run(["./setup.sh"], root, env)
     assert proc.returncode == 0, proc.stderr[-3000:]
