@@ -4,7 +4,7 @@
 #   2. a Python environment: the active venv if there is one, else ./.venv (made with uv when present,
 #      else `python3 -m venv`), so a system Python that refuses installs (PEP 668) is never touched
 #   3. the exact dependency versions of requirements.lock, then orchbench itself (editable)
-#   4. optional external agent tools (ORCHBENCH_AGENT_TOOLS=1)
+#   4. optional: the external agents that external arms run (ORCHBENCH_AGENT_TOOLS=1)
 # Variables: PYTHON (interpreter to make the venv from, default python3), ORCHBENCH_VENV (where to make
 # it, default .venv; used even when a venv is active).
 set -euo pipefail
@@ -26,6 +26,7 @@ need=()
 have bwrap || need+=(bubblewrap)
 have chromium || need+=(chromium)
 have git || need+=(git)
+[ "${ORCHBENCH_AGENT_TOOLS:-0}" = 1 ] && ! have npm && need+=(npm)
 # Debian ships venv's pip bootstrap separately (python3.X-venv); uv makes venvs without it.
 if [ ! -x "$venv/bin/python" ] && ! have uv && ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
   need+=("python$pyver-venv")
@@ -61,23 +62,16 @@ say "installing requirements.lock and orchbench into $venv"
 "${install[@]}" -r requirements.lock
 "${install[@]}" --no-deps -e .
 
-# --- 4. optional: external agent tools (ORCHBENCH_AGENT_TOOLS=1) -------------------------------
-# Command-line agents that external arms drive. Python ones are an extra of pyproject.toml (so the
-# lock pins them); npm ones go here, one "<package>@<exact version> <command>" each, installed under
-# $venv/lib/node with their command linked into $venv/bin.
-npm_tools=(
-)
-npm_tool() {
-  have npm || die "npm is needed for $1 (Debian/Ubuntu: apt-get install npm)"
-  npm install --silent --no-audit --no-fund --prefix "$venv/lib/node" "$1" >/dev/null
-  ln -sf "../lib/node/node_modules/.bin/$2" "$venv/bin/$2"
-}
+# --- 4. optional: external agents (ORCHBENCH_AGENT_TOOLS=1) --------------------------------------
+# The command-line agents that external arms run (Claude Code from npm; mini-swe-agent and aider, each
+# in its own venv), at the versions pinned in src/orchbench/data/agents/agents.toml, into orchbench's
+# cache. Their tests skip, saying why, where they are not installed.
 if [ "${ORCHBENCH_AGENT_TOOLS:-0}" = 1 ]; then
-  for tool in "${npm_tools[@]}"; do
-    say "installing ${tool% *}"
-    # shellcheck disable=SC2086  # "<package> <command>": two words on purpose
-    npm_tool $tool
-  done
+  agents=(mini-swe-agent aider)
+  if have npm; then agents=(claude-code "${agents[@]}"); else say "npm is missing: skipping Claude Code"; fi
+  say "installing the external agents: ${agents[*]}"
+  PATH="$venv/bin:$PATH" "$venv/bin/orchbench" agents install "${agents[@]}" \
+    || die "installing the external agents failed (see above); rerun without ORCHBENCH_AGENT_TOOLS=1 to skip them"
 fi
 
 if [ "$venv" = .venv ]; then
