@@ -175,10 +175,14 @@ def test_missing_key_fails_before_any_workspace(task, card, monkeypatch):
 
 def test_no_sandbox_refuses_unless_unsafe(task, store, card, monkeypatch):
     import orchbench.sandbox as sb
+    from orchbench.cli.hints import cli_message
+    from orchbench.errors import NoSandbox
 
     monkeypatch.setattr(sb, "sandbox_available", lambda: False)
-    with pytest.raises(UserError, match="--unsafe-no-sandbox"):
+    with pytest.raises(NoSandbox, match="agent commands cannot be confined") as refused:
         run_trial(task, load_arm("oracle"), rate_card=card, env={})
+    assert "--unsafe-no-sandbox" not in str(refused.value)  # a flag is the CLI's advice, not the library's
+    assert "pass --unsafe-no-sandbox" in cli_message(refused.value)
     t = run_trial(task, load_arm("oracle"), store=store, rate_card=card, env={}, unsafe_no_sandbox=True)
     assert t.status == "success" and store.trial(t.id).notes == [UNSAFE_NOTE]
 

@@ -131,11 +131,11 @@ def test_bash_timeout_is_an_error_result(ws: Path) -> None:
 
 
 def test_bash_refuses_to_start_without_a_sandbox_unless_told(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchbench.agent import bash
-    from orchbench.errors import UserError
+    import orchbench.sandbox as sb
+    from orchbench.errors import NoSandbox
 
-    monkeypatch.setattr(bash, "sandbox_available", lambda: False)
-    with pytest.raises(UserError, match="--unsafe-no-sandbox"):
+    monkeypatch.setattr(sb, "sandbox_available", lambda: False)
+    with pytest.raises(NoSandbox, match="install the Debian package 'bubblewrap'"):
         BashTool(ws)
     out = BashTool(ws, unsafe_no_sandbox=True).run({"command": "echo unconfined; pwd"})
     assert out.text.splitlines() == ["unconfined", str(ws)]

@@ -57,6 +57,15 @@ class NoReferenceSolution(UserError):
         self.task = task
 
 
+class NoSandbox(UserError):
+    """bubblewrap is missing or cannot start a sandbox here, and `what` must not run unconfined."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"bubblewrap (bwrap) is missing or cannot start a sandbox here, so {what} cannot be "
+                         "confined: install the Debian package 'bubblewrap'")
+        self.what = what
+
+
 class ExperimentNotFound(UserError):
     """No experiment file at the path given."""
 

@@ -228,6 +228,14 @@ def sandbox_available() -> bool:
         return False
 
 
+def require_sandbox(what: str) -> None:
+    """Raise NoSandbox unless a sandbox can start here (`what` names what would run unconfined)."""
+    if not sandbox_available():
+        from orchbench.errors import NoSandbox
+
+        raise NoSandbox(what)
+
+
 def run_sandboxed(
     argv: list[str] | str,
     *,

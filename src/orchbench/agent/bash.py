@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.agent.tool import BASH_OUTPUT_CHARS, Style, ToolOutput, cut_middle
-from orchbench.errors import UserError
-from orchbench.sandbox import Limits, run_sandboxed, sandbox_available
+from orchbench.sandbox import Limits, require_sandbox, run_sandboxed
 
 STDERR_SEPARATOR = "--- stderr ---"
 
@@ -39,11 +38,8 @@ class BashTool:
         output_chars: int = BASH_OUTPUT_CHARS,
         style: Style = "orchbench",
     ) -> None:
-        if not unsafe_no_sandbox and not sandbox_available():
-            raise UserError(
-                "bubblewrap (bwrap) is missing or cannot start a sandbox here: install the Debian package "
-                "'bubblewrap', or pass --unsafe-no-sandbox to run agent commands unconfined"
-            )
+        if not unsafe_no_sandbox:
+            require_sandbox("agent commands")
         self.ws = None if isinstance(ws, (str, os.PathLike)) else ws  # a Path has `.root` too
         self.root = Path(ws.root if self.ws is not None else ws).resolve()
         self.unsafe = unsafe_no_sandbox

@@ -20,6 +20,7 @@ ADVICE: tuple[tuple[type[e.UserError], str], ...] = (
     (e.StoreError, "check --db"),
     (e.ConflictingSources, "pass either --db PATH or --results DIR|FILE..."),
     (e.ExperimentNotFound, "give a TOML file or --preset paper"),
+    (e.NoSandbox, "or pass --unsafe-no-sandbox to run them unconfined (recorded on the trial)"),
     (e.NotRepriceable, "drop --rate-card to use the recorded costs"),
     (e.UnknownModel, "pass --rate-card FILE with that card"),
 )

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchbench.errors import UserError
 from orchbench.judge import guard, verdict_cache
 from orchbench.judge.checks import CheckContext, run_checks
 from orchbench.judge.mtimes import freshen
@@ -32,7 +31,7 @@ from orchbench.judge.spec import JudgeCommand, JudgeSpec
 from orchbench.judge.tamper import tamper_reasons
 from orchbench.judge.tree import tree_digests, tree_hash
 from orchbench.records import CommandResult, Verdict
-from orchbench.sandbox import IN_SANDBOX_VAR, Limits, SandboxResult, run_sandboxed, sandbox_available
+from orchbench.sandbox import IN_SANDBOX_VAR, Limits, SandboxResult, require_sandbox, run_sandboxed
 from orchbench.tasks.venv import env_for, tool_versions
 from orchbench.tasks.workspace import force_rmtree
 
@@ -172,11 +171,7 @@ def _summary(passed: bool, results: list[CommandResult], reasons: list[str]) -> 
 def _decide_unsafe(unsafe_no_sandbox: bool) -> bool:
     if unsafe_no_sandbox or os.environ.get(IN_SANDBOX_VAR) == "1":
         return True  # asked for, or already confined by the agent's sandbox
-    if not sandbox_available():
-        raise UserError(
-            "bubblewrap (bwrap) is missing or cannot start a sandbox here: install the Debian package "
-            "'bubblewrap', or pass --unsafe-no-sandbox to judge without one"
-        )
+    require_sandbox("the judge's commands")
     return False
 
 

@@ -16,7 +16,7 @@ from orchbench.agent.assemble import assemble
 from orchbench.agent.loop import LoopResult
 from orchbench.agent.recorder import Recorder
 from orchbench.arms import Arm, ModelConfig
-from orchbench.errors import NoReferenceSolution, UserError
+from orchbench.errors import NoReferenceSolution
 from orchbench.models.base import InfraError, ModelAPI, RetryPolicy
 from orchbench.models.factory import check_keys, make_model
 from orchbench.records import BLOCKED_NOTE, LEAD_ROLES, Call, Trial, Usage, Verdict, new_trial_id, utcnow
@@ -52,11 +52,9 @@ def check_ready(task: Task, arm: Arm, *, unsafe_no_sandbox: bool = False, rate_c
     if check_key:
         check_keys(configs, env)
     if not unsafe_no_sandbox:
-        from orchbench.sandbox import sandbox_available
+        from orchbench.sandbox import require_sandbox
 
-        if not sandbox_available():
-            raise UserError("bubblewrap (bwrap) is not usable here, so agent commands cannot be sandboxed; "
-                            "install bubblewrap, or pass --unsafe-no-sandbox to run them unconfined")
+        require_sandbox("agent commands")
     if any(c.provider == "scripted" for c in configs) and not getattr(task, "reference", None):
         raise NoReferenceSolution(task.name)
     from orchbench.pricing import as_rate_card
