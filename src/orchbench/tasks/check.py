@@ -118,12 +118,16 @@ def verify_setup_red(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bo
     """A fresh workspace must fail the full judge, else the task asks nothing of the agent."""
     from orchbench.judge.run import run_judge
 
-    def compute() -> Verdict:
-        with workspace(task) as ws:  # red needs one failing command: fail fast, known failures first
-            return run_judge(ws, cache=False, unsafe_no_sandbox=unsafe_no_sandbox, fail_fast=True,
-                             first_tests=list(task.provenance.get("failing_tests", [])))
+    failing = list(task.provenance.get("failing_tests", []))
 
-    key = spec_key({"v": 1, "setup": setup_key(task, task.base_dir()), "venv": venv_key(task.env),
+    def compute() -> Verdict:
+        # A generated task names the tests its breakage fails: red needs one failing command, so fail
+        # fast with those first. A written task is judged in full, so its set-up's counts are shown.
+        with workspace(task) as ws:
+            return run_judge(ws, cache=False, unsafe_no_sandbox=unsafe_no_sandbox, fail_fast=bool(failing),
+                             first_tests=failing)
+
+    key = spec_key({"v": 2, "setup": setup_key(task, task.base_dir()), "venv": venv_key(task.env),
                     "judge": task.judge.model_dump(), "checks": [c.model_dump() for c in task.checks]})
     t0 = time.perf_counter()
     verdict, cached = _remembered("setup-red", key, compute, refresh)
