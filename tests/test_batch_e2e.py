@@ -150,3 +150,30 @@ def test_status_command_shows_coverage(uninterrupted: Path) -> None:
     assert len(lines) == 4, proc.stdout
     assert any("2/2" in line and "done" in line for line in lines if "pass-e2e" in line)
     assert any("3/3" in line and "capped" in line for line in lines if "fail-e2e" in line)
+
+
+def test_workers_read_keys_set_after_their_forkserver_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A forkserver keeps the environment it started with; a key set later (a notebook, a test) must
+    # still reach the trial through its job.
+    from orchbench.runner.local_backend import LocalBackend
+    from tests.fakes._http import text
+    from tests.fakes.anthropic_server import FakeAnthropic
+
+    warm = LocalBackend(1)
+    warm.start()
+    warm.shutdown()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-set-late")
+    tiny = Path(__file__).parent / "fakes" / "tinytask" / "tiny.toml"
+    with FakeAnthropic([text("done")]) as srv:
+        arm = tmp_path / "late.toml"
+        arm.write_text(f'base = "A"\n[orchestrator]\nprovider = "anthropic"\nmodel = "claude-opus-4-7"\n'
+                       f'base_url = "{srv.base_url}"\n')
+        exp = tmp_path / "exp.toml"
+        exp.write_text(f'name = "late"\narms = ["{arm}"]\ntasks = ["{tiny}"]\ntarget_successes = 1\n'
+                       'max_attempts = 1\nworkers = 1\nunsafe_no_sandbox = true\n')
+        run_batch(load_experiment(exp), tmp_path / "late.db")
+        served = len(srv.bodies)
+    with Store(tmp_path / "late.db", readonly=True) as s:
+        [trial] = s.trials(experiment="late")
+    assert trial.status in COUNTED_STATUSES, (trial.status, trial.error)  # not an infra_error for a missing key
+    assert served == 1

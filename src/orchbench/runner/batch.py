@@ -23,7 +23,7 @@ from typing import Any, Protocol, Self
 from orchbench.errors import BadArgument
 from orchbench.records import Experiment, new_trial_id
 from orchbench.runner.experiment import ResolvedExperiment, arm_for_cell
-from orchbench.runner.jobs import JobResult, TrialJob
+from orchbench.runner.jobs import JobResult, TrialJob, trial_env
 from orchbench.runner.recording import batch_lock, mark_interrupted, record_failure, record_outcome
 from orchbench.runner.schedule import (
     CellKey,
@@ -291,6 +291,7 @@ class _Driver:
             unsafe_no_sandbox=exp.spec.unsafe_no_sandbox,
             rate_card=exp.rate_card_spec,
             deadline_s=exp.spec.trial_deadline_s,
+            env=trial_env(arm_for_cell(exp, arm, task)),
             model_factory=self.model_factory,
             trial_fn=self.trial_fn,
         )

@@ -45,6 +45,10 @@ class TrialJob:
     unsafe_no_sandbox: bool = False
     rate_card: str | None = None  # the card's spec (name or absolute path): each worker loads it once
     deadline_s: float | None = None  # the trial's wall-clock deadline (None: run_trial's default)
+    # The variables the trial reads from the driver's environment (its models' keys, OLLAMA_HOST):
+    # a worker's own environment may be older (forked from a forkserver started before they were set)
+    # or another machine's (Ray).
+    env: dict[str, str] | None = None
     model_factory: Callable[..., Any] | None = None  # picklable (module-level); tests inject scripted models
     trial_fn: Callable[[TrialJob], JobResult] | None = None  # replaces run_trial (scheduling tests only)
 
@@ -79,7 +83,16 @@ def _run_trial(job: TrialJob, store: Any) -> Trial:
         trial_id=job.trial_id,
         rate_card=_rate_card(job.rate_card),
         deadline_s=job.deadline_s if job.deadline_s is not None else DEFAULT_DEADLINE_S,
+        env={**os.environ, **job.env} if job.env else None,
     )
+
+
+def trial_env(arm: Arm) -> dict[str, str]:
+    """What of this process's environment a trial of `arm` reads: its models' key variables, OLLAMA_HOST."""
+    from orchbench.models.factory import key_env
+
+    names = {key_env(cfg) for _, cfg in arm.models()} | {"OLLAMA_HOST"}
+    return {n: os.environ[n] for n in sorted(n for n in names if n) if n in os.environ}
 
 
 def run_into_store(job: TrialJob) -> JobResult:
