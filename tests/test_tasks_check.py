@@ -69,3 +69,22 @@ def test_cli_check_exit_codes(tmp_path: Path, own_cache: Path) -> None:
                             capture_output=True, text=True, env=env, check=False)
     assert broken.returncode == 1
     assert "BROKEN TASK mini: the reference solution does not pass the judge" in broken.stderr
+
+
+def test_refresh_rejudges_a_shared_base_once_and_every_setup(tmp_path: Path) -> None:
+    from orchbench.tasks.check import check_tasks
+
+    repo = make_repo(tmp_path / "src")
+    tasks = []
+    for i in range(3):  # three tasks on one base, as a generated suite has
+        d = tmp_path / f"t{i}"
+        d.mkdir()
+        text = write_task(d, repo).read_text().replace('name = "mini"', f'name = "mini-{i}"')
+        (d / "mini.toml").write_text(text.replace("injected", f"injected {i}"))
+        tasks.append(load_task(str(d / "mini.toml")))
+    check_tasks(tasks, unsafe_no_sandbox=UNSAFE)  # everything cached now
+    again = check_tasks(tasks, unsafe_no_sandbox=UNSAFE, refresh=True)
+    assert all(not r.broken for r in again), [r.broken_reason for r in again]
+    assert [[s.cached for s in r.steps] for r in again] == [[False, False, False], [True, False, False],
+                                                            [True, False, False]]
+    assert len({r.steps[0].verdict.model_dump_json() for r in again if r.steps[0].verdict}) == 1

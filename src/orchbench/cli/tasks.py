@@ -76,13 +76,13 @@ def show_cmd(
 @tasks_app.command("check")
 def check_cmd(
     names: Annotated[list[str], typer.Argument(help="Built-in task names, task TOML paths or suites.")],
-    refresh: Annotated[bool, typer.Option("--refresh", help="Re-judge the base and set-up too.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Re-judge the base (once per base) and each set-up too.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Results as JSON on stdout.")] = False,
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox",
                                                     help="Judge without bubblewrap.")] = False,
 ) -> None:
     """Check each task is sound: base green, set-up red, reference solution green (with times)."""
-    from orchbench.tasks.check import StepResult, check_task, report_json
+    from orchbench.tasks.check import StepResult, check_tasks, report_json
     from orchbench.tasks.spec import Task
     from orchbench.tasks.suite import expand
 
@@ -103,7 +103,7 @@ def check_cmd(
             tools = ", ".join(f"{n} {v}" for n, v in s.verdict.tool_versions.items())
             console.print(f"{'':>18}judge tools: {tools}", highlight=False, markup=False, soft_wrap=True)
 
-    results = [check_task(t, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh, on_step=show) for t in tasks]
+    results = check_tasks(tasks, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh, on_step=show)
     for w in (w for r in results for w in r.warnings):
         err_console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     if json_out:

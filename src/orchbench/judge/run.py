@@ -185,12 +185,14 @@ def run_judge(
     fail_fast: bool = False,
     first_tests: list[str] | None = None,
     command_cache: bool | None = None,
+    command_refresh: bool = False,
 ) -> Verdict:
     """Judge workspace `ws` (root, venv, task, manifest, protected, original()).
 
     commands_only=True runs the commands alone (no checks, rules or fingerprints): for verifying a
     task's base, where a refactor check is red by design. fail_fast=True is for proving a state red:
-    see `fast_red`. command_cache (default: as `cache`) reuses single commands' results by tree.
+    see `fast_red`. command_cache (default: as `cache`) reuses single commands' results by tree;
+    command_refresh=True runs every command afresh and keeps its result for later reuse.
     """
     t0 = time.perf_counter()
     spec: JudgeSpec = ws.task.judge
@@ -212,7 +214,8 @@ def run_judge(
     else:
         commands = spec.commands
         reuse = cache if command_cache is None else command_cache
-        ran = [_cached_command(run, ws, spec, cmd, _files_hash(before), reuse) for cmd in commands]
+        ran = [_cached_command(run, ws, spec, cmd, _files_hash(before), reuse, command_refresh)
+               for cmd in commands]
     results = [c for c, _ in ran]
     reasons = [
         f"command-failed: {c.name} exited {c.exit_code}" + (" (timed out)" if c.timed_out else "")
@@ -256,13 +259,14 @@ def _files_hash(digests: dict[str, str]) -> str:
 
 
 def _cached_command(run: _Runner, ws: Any, spec: JudgeSpec, cmd: JudgeCommand, tree: str,
-                    cache: bool) -> tuple[CommandResult, guard.Evidence]:
+                    cache: bool, refresh: bool = False) -> tuple[CommandResult, guard.Evidence]:
     """A command's result and the guard's evidence, reused for the same tree (the evidence is kept with
-    the result, so a cached run is held to the same standard as a fresh one)."""
-    if not cache:
+    the result, so a cached run is held to the same standard as a fresh one). refresh: run it anyway
+    and replace what was kept."""
+    if not cache and not refresh:
         return run_command(run, cmd)
     k = verdict_cache.command_key(ws, spec, cmd, tree)
-    hit = verdict_cache.load_command(k)
+    hit = None if refresh else verdict_cache.load_command(k)
     if hit is not None:
         return hit
     result, evidence = run_command(run, cmd)

@@ -97,8 +97,9 @@ def verify_base(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bool = 
 
     def compute() -> Verdict:
         with workspace(task, stage="base") as ws:
+            # A refreshed base keeps its fresh command results: the oracle's restored tree meets them.
             return run_judge(ws, cache=False, commands_only=True, unsafe_no_sandbox=unsafe_no_sandbox,
-                             command_cache=not refresh)
+                             command_cache=not refresh, command_refresh=refresh)
 
     t0 = time.perf_counter()
     verdict, cached = _remembered("green", base_key(task), compute, refresh)
@@ -180,10 +181,13 @@ def verify_oracle(task: Task, *, unsafe_no_sandbox: bool = False) -> StepResult:
 
 
 def check_task(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bool = False,
+               refresh_base: bool | None = None,
                on_step: Callable[[Task, StepResult], None] | None = None) -> TaskCheck:
+    """refresh re-judges the base (unless refresh_base says otherwise) and the set-up."""
     result = TaskCheck(task=task.name, warnings=path_rule_warnings(task))
+    again = refresh if refresh_base is None else refresh_base
     steps: list[tuple[Callable[[], StepResult], str]] = [
-        (lambda: verify_base(task, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh),
+        (lambda: verify_base(task, unsafe_no_sandbox=unsafe_no_sandbox, refresh=again),
          "the base does not pass the judge"),
         (lambda: verify_setup_red(task, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh),
          "the set-up already passes the judge, so the task asks nothing"),
@@ -200,6 +204,20 @@ def check_task(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bool = F
             result.broken_reason = step.detail if infra else why + (f": {step.detail}" if step.detail else "")
             break
     return result
+
+
+def check_tasks(tasks: list[Task], *, unsafe_no_sandbox: bool = False, refresh: bool = False,
+                on_step: Callable[[Task, StepResult], None] | None = None) -> list[TaskCheck]:
+    """Check many tasks; with refresh, each distinct base is re-judged once, not once per task (a
+    suite's tasks share one base, and its verdict is the same for all of them)."""
+    refreshed: set[str] = set()
+    out = []
+    for task in tasks:
+        key = base_key(task)
+        out.append(check_task(task, unsafe_no_sandbox=unsafe_no_sandbox, refresh=refresh,
+                              refresh_base=refresh and key not in refreshed, on_step=on_step))
+        refreshed.add(key)
+    return out
 
 
 def report_json(checks: list[TaskCheck]) -> str:
