@@ -127,6 +127,14 @@ def _private_copy(env: ScreenEnv) -> Path:
     return root
 
 
+def _forget_run(base: Path, root: Path) -> None:
+    """Remove what a run left at the top of the copy (.hypothesis, .pytest_cache, ...): a test
+    suite's saved state would make the next mutant's screening depend on this one's."""
+    for extra in set(os.listdir(root)) - set(os.listdir(base)):
+        path = root / extra
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
 def screen(env: ScreenEnv, m: Mutant, tests: list[str], cache_file: str) -> Screened:
     """Run `tests` against the mutant; the file is restored afterwards whatever happens."""
     cached = Path(cache_file)
@@ -145,6 +153,7 @@ def screen(env: ScreenEnv, m: Mutant, tests: list[str], cache_file: str) -> Scre
     finally:
         target.write_bytes(original)
         shutil.rmtree(root.parent / "scratch" / "pycache", ignore_errors=True)
+        _forget_run(Path(env.base), root)
     text = r.stdout + "\n" + r.stderr
     status = "timeout" if r.timed_out else {0: "survived", 1: "killed"}.get(r.exit_code, "error")
     failing = sorted(set(_FAILED.findall(text))) if status == "killed" else []

@@ -1,0 +1,58 @@
+"""Screening keeps mutants apart: what one run leaves in the copy (a test suite's saved state, such as
+Hypothesis's example database) is gone before the next mutant is screened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchbench.sandbox import sandbox_available
+from orchbench.tasks.mutate import mutants
+from orchbench.tasks.screen import ScreenEnv, screen
+from orchbench.tasks.spec import Env
+from orchbench.tasks.venv import ensure_venv
+
+CODE = '''def double(x: int) -> int:
+    return x * 2
+
+
+def half(x: int) -> int:
+    return x // 2
+'''
+
+# Fails when a state file from an earlier run is present, as a replayed saved example would.
+TEST = '''import os
+
+from calc import double
+
+
+def test_double_without_leftovers():
+    assert not os.path.exists(".saved-state")
+    open(".saved-state", "w").close()
+    assert double(2) == 4
+'''
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("ORCHBENCH_WORKSPACES", raising=False)
+
+
+def test_each_mutant_is_screened_in_a_copy_equal_to_the_base(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    (base / "calc").mkdir(parents=True)
+    (base / "calc" / "__init__.py").write_text(CODE)
+    (base / "tests").mkdir()
+    (base / "tests" / "test_calc.py").write_text(TEST)
+    venv = ensure_venv(Env(packages=["pytest", "pytest-cov"]))
+    env = ScreenEnv(base=str(base), venv=str(venv), judge_env={}, pytest=["python", "-m", "pytest"],
+                    unsafe_no_sandbox=not sandbox_available())
+    # Mutants of `half`, which no test calls: each one survives, unless a leftover fails the test.
+    ms = [m for m in mutants("calc/__init__.py", CODE.encode()) if m.function == "half"][:2]
+    assert len(ms) == 2
+    test = ["tests/test_calc.py::test_double_without_leftovers"]
+    results = [screen(env, m, test, str(tmp_path / "screen" / f"{m.id}.json")) for m in ms]
+    assert [r.status for r in results] == ["survived", "survived"], [r.tail for r in results]
+    assert not (base / ".saved-state").exists()
