@@ -76,3 +76,23 @@ def test_fast_red_gives_the_same_verdict_sooner(tmp_path: Path) -> None:
     with workspace(green) as ws:
         ok = run_judge(ws, cache=False, unsafe_no_sandbox=True, fail_fast=True, first_tests=["tests/test_x.py::test_c"])
     assert ok.passed and ok.commands[0].counts.get("passed") == 3  # a green suite still runs every test
+
+
+@pytest.mark.parametrize(("provenance", "runs"), [({}, "run\n"), ({"kind": "repair"}, "")])
+def test_a_generated_tasks_setup_is_proven_red_fail_fast(tmp_path: Path, provenance: dict[str, str],
+                                                         runs: str) -> None:
+    from orchbench.tasks.check import verify_setup_red
+
+    log = tmp_path / "runs.log"
+    log.write_text("")
+    counter = f"open({str(log)!r}, 'a').write('run\\n')"
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "app.py").write_text("X = 1\n")
+    task = parse_task({
+        "name": "red", "prompt": "-", "source": {"path": str(tmp_path / "repo")}, "provenance": provenance,
+        "judge": {"commands": [{"name": "lint", "run": ["python", "-c", "raise SystemExit(1)"]},
+                               {"name": "count", "run": ["python", "-c", counter]}]},
+    }, origin=str(tmp_path / "red.toml"))
+    step = verify_setup_red(task, unsafe_no_sandbox=True)
+    assert step.ok and step.verdict and not step.verdict.passed
+    assert log.read_text() == runs  # a written task is judged in full; a generated one stops at the red

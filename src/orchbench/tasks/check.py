@@ -24,6 +24,7 @@ from orchbench.tasks.venv import venv_key
 from orchbench.tasks.workspace import workspace
 
 Step = Literal["base", "setup", "oracle"]
+GENERATED_KINDS = ("bugfix", "repair")  # what `tasks synth` writes in a task's provenance
 
 
 class StepResult(BaseModel):
@@ -120,12 +121,13 @@ def verify_setup_red(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bo
     from orchbench.judge.run import run_judge
 
     failing = list(task.provenance.get("failing_tests", []))
+    generated = task.provenance.get("kind") in GENERATED_KINDS
 
     def compute() -> Verdict:
-        # A generated task names the tests its breakage fails: red needs one failing command, so fail
-        # fast with those first. A written task is judged in full, so its set-up's counts are shown.
+        # Red needs one failing command, so a generated task fails fast (a bug-fix task with the tests
+        # its mutant fails first). A written task is judged in full, so its set-up's counts are shown.
         with workspace(task) as ws:
-            return run_judge(ws, cache=False, unsafe_no_sandbox=unsafe_no_sandbox, fail_fast=bool(failing),
+            return run_judge(ws, cache=False, unsafe_no_sandbox=unsafe_no_sandbox, fail_fast=generated,
                              first_tests=failing)
 
     key = spec_key({"v": 2, "setup": setup_key(task, task.base_dir()), "venv": venv_key(task.env),
