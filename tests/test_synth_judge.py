@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchbench.judge.run import run_judge
+from orchbench.sandbox import sandbox_available
 from orchbench.tasks.spec import parse_task
 from orchbench.tasks.workspace import workspace
 
@@ -62,11 +63,15 @@ def test_command_results_are_reused_by_tree_content(tmp_path: Path) -> None:
     assert log.read_text() == "run\nrun\n"
 
 
-def test_fast_red_gives_the_same_verdict_sooner(tmp_path: Path) -> None:
+SANDBOXES = [True, pytest.param(False, marks=pytest.mark.skipif(not sandbox_available(), reason="no bubblewrap"))]
+
+
+@pytest.mark.parametrize("unsafe", SANDBOXES)
+def test_fast_red_gives_the_same_verdict_sooner(tmp_path: Path, unsafe: bool) -> None:
     task = _task(tmp_path, tmp_path / "runs.log")
     with workspace(task) as ws:
-        full = run_judge(ws, cache=False, command_cache=False, unsafe_no_sandbox=True)
-        fast = run_judge(ws, cache=False, unsafe_no_sandbox=True, fail_fast=True,
+        full = run_judge(ws, cache=False, command_cache=False, unsafe_no_sandbox=unsafe)
+        fast = run_judge(ws, cache=False, unsafe_no_sandbox=unsafe, fail_fast=True,
                          first_tests=["tests/test_x.py::test_c"])
     assert not full.passed and not fast.passed
     assert [c.name for c in fast.commands] == ["pytest"]  # the known failure first, nothing after it
@@ -74,8 +79,20 @@ def test_fast_red_gives_the_same_verdict_sooner(tmp_path: Path) -> None:
     assert "test_c" in fast.commands[0].output_tail and "test_b" not in fast.commands[0].output_tail
     green = _task(tmp_path / "green", tmp_path / "runs2.log", TESTS.replace("assert False", "assert True"))
     with workspace(green) as ws:
-        ok = run_judge(ws, cache=False, unsafe_no_sandbox=True, fail_fast=True, first_tests=["tests/test_x.py::test_c"])
+        ok = run_judge(ws, cache=False, unsafe_no_sandbox=unsafe, fail_fast=True,
+                       first_tests=["tests/test_x.py::test_c"])
     assert ok.passed and ok.commands[0].counts.get("passed") == 3  # a green suite still runs every test
+
+
+def test_fast_red_never_takes_a_usage_error_of_its_own_for_red(tmp_path: Path) -> None:
+    """A state that passes stays green when the fail-fast additions make pytest refuse to start."""
+    green = _task(tmp_path, tmp_path / "runs.log", TESTS.replace("assert False", "assert True"))
+    (tmp_path / "repo" / "tests" / "conftest.py").write_text(
+        "import os, pytest\nif '-x' in os.environ.get('PYTEST_ADDOPTS', ''):\n"
+        "    raise pytest.UsageError('this suite takes no -x')\n")
+    with workspace(green) as ws:
+        ok = run_judge(ws, cache=False, unsafe_no_sandbox=True, fail_fast=True)
+    assert ok.passed, ok.failure_reasons
 
 
 @pytest.mark.parametrize(("provenance", "runs"), [({}, "run\n"), ({"kind": "repair"}, "")])

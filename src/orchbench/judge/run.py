@@ -290,17 +290,30 @@ def fast_red(run: _Runner, spec: JudgeSpec, scratch: Path, first_tests: list[str
     after a failure. -x and the order never turn a failing run green or a passing one red: a passing
     suite still runs every test, and the order is one xdist could have chosen anyway. Without known
     failing tests the judge's own order stands (type and lint checks are the quick ones)."""
-    (scratch / "fastred").mkdir(exist_ok=True)
-    (scratch / "fastred" / "orchbench_first.py").write_text(_FIRST_PLUGIN)
-    run.extra_env = {"PYTEST_ADDOPTS": "-x -p orchbench_first", "ORCHBENCH_FIRST_TESTS": "\n".join(first_tests),
-                     "PYTHONPATH": run.env["PYTHONPATH"] + os.pathsep + str(scratch / "fastred")}
+    plugin_dir = scratch / "fastred"
+    plugin_dir.mkdir(exist_ok=True)
+    (plugin_dir / "orchbench_first.py").write_text(_FIRST_PLUGIN)
+    fast = {"PYTEST_ADDOPTS": "-x -p orchbench_first", "ORCHBENCH_FIRST_TESTS": "\n".join(first_tests),
+            "PYTHONPATH": run.env["PYTHONPATH"] + os.pathsep + str(plugin_dir)}
+    run.readonly = [*run.readonly, plugin_dir]  # the sandbox shows a command only what it binds
     ordered = sorted(spec.commands, key=lambda c: c.parser != "pytest") if first_tests else list(spec.commands)
     results: list[tuple[CommandResult, guard.Evidence]] = []
     for cmd in ordered:
-        results.append(run_command(run, cmd))
-        if cmd.required and results[-1][0].exit_code != 0:
+        run.extra_env = fast
+        ran = run_command(run, cmd)
+        if cmd.parser == "pytest" and ran[0].exit_code in _NOT_A_TEST_RESULT:
+            # An internal or usage error, or no tests, may come from the additions (-x, the plugin)
+            # rather than from the state: only the judge's own command may call it red.
+            run.extra_env = {}
+            ran = run_command(run, cmd)
+        results.append(ran)
+        if cmd.required and ran[0].exit_code != 0:
             break
+    run.extra_env = {}
     return results, ordered[: len(results)]
+
+
+_NOT_A_TEST_RESULT = (3, 4, 5)  # pytest's internal error, usage error, no tests collected
 
 
 def verdict_json(v: Verdict) -> str:

@@ -130,7 +130,8 @@ def verify_setup_red(task: Task, *, unsafe_no_sandbox: bool = False, refresh: bo
             return run_judge(ws, cache=False, unsafe_no_sandbox=unsafe_no_sandbox, fail_fast=generated,
                              first_tests=failing)
 
-    key = spec_key({"v": 2, "setup": setup_key(task, task.base_dir()), "venv": venv_key(task.env),
+    # v3: red verdicts from before fast red was bound into the sandbox may be a usage error of ours
+    key = spec_key({"v": 3, "setup": setup_key(task, task.base_dir()), "venv": venv_key(task.env),
                     "judge": task.judge.model_dump(), "checks": [c.model_dump() for c in task.checks]})
     t0 = time.perf_counter()
     verdict, cached = _remembered("setup-red", key, compute, refresh)

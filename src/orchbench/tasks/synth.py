@@ -33,7 +33,7 @@ from orchbench.tasks.spec import Env, Task
 from orchbench.tasks.taskfile import Template, bugfix_task, repair_task, write_suite
 from orchbench.tasks.venv import ensure_venv, venv_key
 
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2  # 2: set-up proofs made before fast red was bound into the sandbox are void
 
 
 @dataclass
