@@ -19,6 +19,7 @@ imported before pytest starts, so pytest must not try (and warn, an error under 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -38,9 +39,14 @@ def _write(rec: dict[str, Any]) -> None:
     global _out
     if not _REPORTS:
         return
-    if _out is None:
+    if _out is None or _out.closed:
+        fresh = _out is None
         _out = open(os.path.join(_REPORTS, f"{os.getpid()}.jsonl"), "a", buffering=1)  # noqa: SIM115
-        _out.write(json.dumps({"kind": "start", "argv": sys.argv[:8]}) + "\n")
+        # Closed at exit: left to the garbage collector it is a ResourceWarning in the suite's output
+        # (an error where a suite's filterwarnings turns warnings into errors).
+        atexit.register(_out.close)
+        if fresh:
+            _out.write(json.dumps({"kind": "start", "argv": sys.argv[:8]}) + "\n")
     _out.write(json.dumps(rec) + "\n")
 
 
