@@ -113,3 +113,12 @@ def test_a_generated_tasks_setup_is_proven_red_fail_fast(tmp_path: Path, provena
     step = verify_setup_red(task, unsafe_no_sandbox=True)
     assert step.ok and step.verdict and not step.verdict.passed
     assert log.read_text() == runs  # a written task is judged in full; a generated one stops at the red
+
+
+def test_fast_red_keeps_the_judges_own_pytest_options(tmp_path: Path) -> None:
+    task = _task(tmp_path, tmp_path / "runs.log")
+    task.judge.env["PYTEST_ADDOPTS"] = "--deselect tests/test_x.py::test_b"
+    with workspace(task) as ws:
+        fast = run_judge(ws, cache=False, unsafe_no_sandbox=True, fail_fast=True)
+    tail = fast.commands[-1].output_tail
+    assert not fast.passed and "test_c" in tail and "test_b" not in tail, tail

@@ -56,3 +56,17 @@ def test_each_mutant_is_screened_in_a_copy_equal_to_the_base(tmp_path: Path) -> 
     results = [screen(env, m, test, str(tmp_path / "screen" / f"{m.id}.json")) for m in ms]
     assert [r.status for r in results] == ["survived", "survived"], [r.tail for r in results]
     assert not (base / ".saved-state").exists()
+
+
+def test_screening_runs_with_the_judges_own_pytest_options(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    (base / "calc").mkdir(parents=True)
+    (base / "calc" / "__init__.py").write_text(CODE)
+    (base / "tests").mkdir()
+    (base / "tests" / "test_calc.py").write_text(TEST)
+    venv = ensure_venv(Env(packages=["pytest", "pytest-cov"]))
+    env = ScreenEnv(base=str(base), venv=str(venv), judge_env={"PYTEST_ADDOPTS": "-k no_such_test"},
+                    pytest=["python", "-m", "pytest"], unsafe_no_sandbox=not sandbox_available())
+    m = next(m for m in mutants("calc/__init__.py", CODE.encode()) if m.function == "double")
+    r = screen(env, m, ["tests/test_calc.py"], str(tmp_path / "screen.json"))
+    assert r.status == "error"  # the judge's -k selects nothing here: no test ran, so nothing caught it

@@ -293,7 +293,8 @@ def fast_red(run: _Runner, spec: JudgeSpec, scratch: Path, first_tests: list[str
     plugin_dir = scratch / "fastred"
     plugin_dir.mkdir(exist_ok=True)
     (plugin_dir / "orchbench_first.py").write_text(_FIRST_PLUGIN)
-    fast = {"PYTEST_ADDOPTS": "-x -p orchbench_first", "ORCHBENCH_FIRST_TESTS": "\n".join(first_tests),
+    addopts = f"{run.env.get('PYTEST_ADDOPTS', '')} -x -p orchbench_first".strip()  # after the judge's own
+    fast = {"PYTEST_ADDOPTS": addopts, "ORCHBENCH_FIRST_TESTS": "\n".join(first_tests),
             "PYTHONPATH": run.env["PYTHONPATH"] + os.pathsep + str(plugin_dir)}
     run.readonly = [*run.readonly, plugin_dir]  # the sandbox shows a command only what it binds
     ordered = sorted(spec.commands, key=lambda c: c.parser != "pytest") if first_tests else list(spec.commands)

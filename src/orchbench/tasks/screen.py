@@ -47,10 +47,12 @@ class ScreenEnv:
     xdist: bool = False  # the venv has pytest-xdist: screening runs turn it off (-n 0), coverage uses it
 
 
-def _run(env: ScreenEnv, root: Path, argv: list[str], scratch: Path, timeout: float) -> Any:
+def _run(env: ScreenEnv, root: Path, argv: list[str], scratch: Path, timeout: float, hash_seed: str = "") -> Any:
     e = env_for(root, Path(env.venv), dict(env.judge_env))
     e.update({"PYTHONPYCACHEPREFIX": str(scratch / "pycache"), "COVERAGE_FILE": str(scratch / ".coverage"),
-              "PYTEST_ADDOPTS": ""})
+              # the judge's own PYTEST_ADDOPTS (a --hypothesis-seed, say) holds here too; no one else's
+              "PYTEST_ADDOPTS": env.judge_env.get("PYTEST_ADDOPTS", ""),
+              **({"PYTHONHASHSEED": hash_seed} if hash_seed else {})})
     return run_sandboxed(argv, cwd=root, writable=[root, scratch], readonly=[Path(env.venv)], env=e,
                          timeout_s=timeout, limits=Limits(cpu_s=int(timeout) * 4 + 60, processes=2048,
                                                           memory_mb=8192),
@@ -74,8 +76,12 @@ print(json.dumps(out))
 """
 
 
-def coverage_map(env: ScreenEnv, paths: list[str], out: Path, workers: int) -> dict[str, dict[int, list[str]]]:
-    """relpath -> line -> test node ids that executed it, from one pytest-cov run of the whole suite."""
+def coverage_map(env: ScreenEnv, paths: list[str], out: Path) -> dict[str, dict[int, list[str]]]:
+    """relpath -> line -> test node ids that executed it, from one pytest-cov run of the whole suite.
+
+    The run is serial, in the suite's own order, with a fixed hash seed: a line that only the first
+    test in a process runs (behind a cache, a lazy import) is credited to that test, and under xdist
+    which test that is would change from run to run, and so would the suite made from the map."""
     if out.exists():
         raw = json.loads(out.read_text())
         return {f: {int(k): v for k, v in lines.items()} for f, lines in raw.items()}
@@ -84,9 +90,9 @@ def coverage_map(env: ScreenEnv, paths: list[str], out: Path, workers: int) -> d
         copy_tree(Path(env.base), root)
         scratch.mkdir()
         cov = [f"--cov={p}" for p in paths]
-        argv = [*env.pytest, "-q", "-p", "no:cacheprovider", *cov, "--cov-context=test", "--cov-report=",
-                *(["-n", str(workers)] if workers > 1 and env.xdist else [])]
-        r = _run(env, root, argv, scratch, timeout=max(env.timeout_s * 20, 3600))
+        argv = [*env.pytest, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *cov, "--cov-context=test",
+                "--cov-report=", *(["-n", "0"] if env.xdist else [])]
+        r = _run(env, root, argv, scratch, timeout=max(env.timeout_s * 20, 3600), hash_seed="0")
         data_file = scratch / ".coverage"
         if not data_file.exists():
             raise RuntimeError(f"the coverage run wrote no data (exit {r.exit_code}): {(r.stdout + r.stderr)[-600:]}")

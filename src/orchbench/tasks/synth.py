@@ -33,7 +33,7 @@ from orchbench.tasks.spec import Env, Task
 from orchbench.tasks.taskfile import Template, bugfix_task, repair_task, write_suite
 from orchbench.tasks.venv import ensure_venv, venv_key
 
-SYNTH_VERSION = 2  # 2: set-up proofs made before fast red was bound into the sandbox are void
+SYNTH_VERSION = 3  # 2: set-up proofs before fast red was bound into the sandbox are void; 3: serial coverage
 
 
 @dataclass
@@ -142,7 +142,7 @@ def synthesize(opts: SynthOptions, out: Path) -> SynthResult:
     log(f"base green ({green.seconds:.0f}s{', cached' if green.cached else ''}): {green.verdict and green.verdict.summary}")
     env = _screen_env(t, base, opts.unsafe_no_sandbox)
     log("coverage map of the base suite (once per source and judge)")
-    cov = coverage_map(env, t.paths, work / "coverage.json", opts.workers)
+    cov = coverage_map(env, t.paths, work / "coverage.json")
     files = _package_files(base, t.paths)
     cands = [m for f in files for m in mutants(f, (base / f).read_bytes()) if tests_for(cov, m)]
     order = _round_robin(cands, opts.seed)
