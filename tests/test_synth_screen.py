@@ -70,3 +70,21 @@ def test_screening_runs_with_the_judges_own_pytest_options(tmp_path: Path) -> No
     m = next(m for m in mutants("calc/__init__.py", CODE.encode()) if m.function == "double")
     r = screen(env, m, ["tests/test_calc.py"], str(tmp_path / "screen.json"))
     assert r.status == "error"  # the judge's -k selects nothing here: no test ran, so nothing caught it
+
+
+def test_a_test_the_judge_deselects_never_catches_a_mutant(tmp_path: Path) -> None:
+    from orchbench.tasks.pytestargs import judge_pytest_args
+
+    base = tmp_path / "base"
+    (base / "calc").mkdir(parents=True)
+    (base / "calc" / "__init__.py").write_text(CODE)
+    (base / "tests").mkdir()
+    (base / "tests" / "test_calc.py").write_text("from calc import double\n\n\ndef test_double():\n"
+                                                 "    assert double(2) == 4\n")
+    own = judge_pytest_args([["pytest", "-q", "--deselect", "tests/test_calc.py::test_double", "tests"]])
+    venv = ensure_venv(Env(packages=["pytest", "pytest-cov"]))
+    env = ScreenEnv(base=str(base), venv=str(venv), judge_env={}, pytest=["python", "-m", "pytest"],
+                    unsafe_no_sandbox=not sandbox_available(), options=own.options, paths=own.paths)
+    m = next(m for m in mutants("calc/__init__.py", CODE.encode()) if m.function == "double")
+    r = screen(env, m, ["tests/test_calc.py::test_double"], str(tmp_path / "screen.json"))
+    assert r.status != "killed"

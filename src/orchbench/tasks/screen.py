@@ -44,7 +44,9 @@ class ScreenEnv:
     pytest: list[str]  # argv prefix, e.g. ["python", "-m", "pytest"]
     unsafe_no_sandbox: bool
     timeout_s: float = 180.0
-    xdist: bool = False  # the venv has pytest-xdist: screening runs turn it off (-n 0), coverage uses it
+    xdist: bool = False  # the venv has pytest-xdist: screening and coverage runs turn it off (-n 0)
+    options: list[str] = field(default_factory=list)  # the judge's own pytest options (tasks/pytestargs.py)
+    paths: list[str] = field(default_factory=list)  # and what it collects
 
 
 def _run(env: ScreenEnv, root: Path, argv: list[str], scratch: Path, timeout: float, hash_seed: str = "") -> Any:
@@ -90,8 +92,8 @@ def coverage_map(env: ScreenEnv, paths: list[str], out: Path) -> dict[str, dict[
         copy_tree(Path(env.base), root)
         scratch.mkdir()
         cov = [f"--cov={p}" for p in paths]
-        argv = [*env.pytest, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *cov, "--cov-context=test",
-                "--cov-report=", *(["-n", "0"] if env.xdist else [])]
+        argv = [*env.pytest, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *env.options, *cov,
+                "--cov-context=test", "--cov-report=", *(["-n", "0"] if env.xdist else []), *env.paths]
         r = _run(env, root, argv, scratch, timeout=max(env.timeout_s * 20, 3600), hash_seed="0")
         data_file = scratch / ".coverage"
         if not data_file.exists():
@@ -154,7 +156,7 @@ def screen(env: ScreenEnv, m: Mutant, tests: list[str], cache_file: str) -> Scre
     try:
         target.write_bytes(m.apply(original))
         argv = [*env.pytest, "-q", "-p", "no:cacheprovider", "--maxfail=25", "-rfE", "-p", "no:randomly",
-                "--no-cov", *(["-n", "0"] if env.xdist else []), *tests]
+                *env.options, "--no-cov", *(["-n", "0"] if env.xdist else []), *tests]
         r = _run(env, root, argv, root.parent / "scratch", env.timeout_s)
     finally:
         target.write_bytes(original)

@@ -27,13 +27,14 @@ from typing import Any
 from orchbench.errors import UserError
 from orchbench.tasks.cache import cache_root, spec_key
 from orchbench.tasks.mutate import Mutant, mutants
+from orchbench.tasks.pytestargs import judge_pytest_args
 from orchbench.tasks.screen import Screened, ScreenEnv, coverage_map, screen, tests_for
 from orchbench.tasks.source import fetch_base, source_key
 from orchbench.tasks.spec import Env, Task
 from orchbench.tasks.taskfile import Template, bugfix_task, repair_task, write_suite
 from orchbench.tasks.venv import ensure_venv, venv_key
 
-SYNTH_VERSION = 3  # 2: set-up proofs before fast red was bound into the sandbox are void; 3: serial coverage
+SYNTH_VERSION = 4  # 2: proofs before fast red was bound into the sandbox are void; 3: serial coverage; 4: judge's args
 
 
 @dataclass
@@ -103,8 +104,9 @@ def _screen_env(t: Template, base: Path, unsafe: bool) -> ScreenEnv:
         pkgs.append("pytest-cov")
     venv = ensure_venv(Env(python=t.env.python, packages=pkgs, extra_index_url=t.env.extra_index_url))
     xdist = any(p.lower().startswith("pytest-xdist") for p in pkgs)
+    own = judge_pytest_args([c.run for c in t.judge.commands])
     return ScreenEnv(base=str(base), venv=str(venv), judge_env=dict(t.judge.env), pytest=["python", "-m", "pytest"],
-                     unsafe_no_sandbox=unsafe, xdist=xdist)
+                     unsafe_no_sandbox=unsafe, xdist=xdist, options=own.options, paths=own.paths)
 
 
 def _proof_worker(task_json: str, unsafe: bool, cache_file: str) -> dict[str, Any]:
