@@ -88,3 +88,20 @@ def test_a_test_the_judge_deselects_never_catches_a_mutant(tmp_path: Path) -> No
     m = next(m for m in mutants("calc/__init__.py", CODE.encode()) if m.function == "double")
     r = screen(env, m, ["tests/test_calc.py::test_double"], str(tmp_path / "screen.json"))
     assert r.status != "killed"
+
+
+def test_a_mutant_that_hangs_is_remembered_and_never_caught(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    (base / "calc").mkdir(parents=True)
+    (base / "calc" / "__init__.py").write_text(CODE)
+    (base / "tests").mkdir()
+    (base / "tests" / "test_calc.py").write_text("import time\n\nfrom calc import double\n\n\ndef test_double():\n"
+                                                 "    time.sleep(60)\n    assert double(2) == 4\n")
+    venv = ensure_venv(Env(packages=["pytest", "pytest-cov"]))
+    env = ScreenEnv(base=str(base), venv=str(venv), judge_env={}, pytest=["python", "-m", "pytest"],
+                    unsafe_no_sandbox=not sandbox_available(), timeout_s=3)
+    m = next(m for m in mutants("calc/__init__.py", CODE.encode()) if m.function == "double")
+    kept = tmp_path / "screen.json"
+    first = screen(env, m, ["tests/test_calc.py"], str(kept))
+    assert first.status == "timeout" and kept.exists()
+    assert screen(env, m, ["tests/test_calc.py"], str(kept)) == first  # from the file, without waiting again

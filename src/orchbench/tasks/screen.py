@@ -168,9 +168,11 @@ def screen(env: ScreenEnv, m: Mutant, tests: list[str], cache_file: str) -> Scre
     if status == "killed" and not failing:
         status = "error"  # a failure we cannot name is not a test catching the bug
     out = Screened(m.id, status, failing, round(r.duration_s, 2), text[-300:] if status == "error" else "")
-    if status != "timeout":  # a slow machine is not the mutant's verdict
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(out)))
-        tmp.replace(cached)
+    # A timeout is kept too (it never counts as a catch either way): it is almost always a mutant
+    # that hangs, a loop that no longer ends, and a resumed or repeated synthesis should not wait
+    # out the limit for it again.
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(out)))
+    tmp.replace(cached)
     return out
