@@ -82,11 +82,14 @@ def bench(name: str, work: Path) -> dict[str, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("packages", nargs="*", default=list(PACKAGES), choices=list(PACKAGES))
+    ap.add_argument("packages", nargs="*", help=f"any of {', '.join(PACKAGES)} (default: all)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "bench_synth.md")
     args = ap.parse_args()
+    unknown = [p for p in args.packages if p not in PACKAGES]
+    if unknown:
+        ap.error(f"unknown package {unknown[0]!r}: choose from {', '.join(PACKAGES)}")
     rows = []
-    for name in args.packages:
+    for name in args.packages or list(PACKAGES):
         with tempfile.TemporaryDirectory(prefix=f"bench-synth-{name}-") as tmp:
             r = bench(name, Path(tmp))
         rows.append(r)
