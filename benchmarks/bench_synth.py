@@ -101,7 +101,7 @@ def main() -> None:
         "then `tasks check --refresh` on the suite. Baseline, same run: the base's whole judge.", "",
         ("| package | cold synthesis | < 30 min | regenerated | identical | `tasks check --refresh` | sound "
         "| base judge | screening / mutant (median) | screened / caught | proof (median) | load |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
